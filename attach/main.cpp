@@ -1,1 +1,325 @@
-int main() { return 3; }
+// tmuxguard-attach: the setgid gate to other people's tmux servers.
+//
+// Installed static-pie, setgid to the gate group. Its main() reads as the
+// numbered steps of BRIEF.md ("The wrapper, step by step"); every function
+// below is one of those steps. Every failure is a denial with a logged
+// reason; nothing here ever turns an error into an allow.
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tmuxguard/attach_args.hpp"
+#include "tmuxguard/compiled.hpp"
+#include "tmuxguard/decide.hpp"
+#include "tmuxguard/decision_log.hpp"
+#include "tmuxguard/names.hpp"
+#include "tmuxguard/pathwalk.hpp"
+#include "tmuxguard/paths.hpp"
+#include "tmuxguard/peer.hpp"
+#include "tmuxguard/unique_fd.hpp"
+
+extern char** environ;
+
+namespace {
+
+// Exit statuses of the interface contract.
+enum Exit : int { kAttached = 0, kDenied = 1, kUsage = 2, kSystem = 3 };
+
+constexpr std::size_t kMaxPolicyBytes = 64u << 20;
+
+// Everything one attempt learns on its way, written as one record at the end.
+struct Attempt {
+    tg::DecisionRecord record;
+    std::optional<tg::CompiledPolicy> policy;
+    std::vector<std::string> kept_env;  // TERM/LANG/LC_* as the caller had them
+    tg::Caller caller;
+    tg::AttachArgs args;
+};
+
+// Which exit status a denial reason maps to.
+int reason_exit_status(std::string_view reason)
+{
+    if (reason == "usage" || reason == "policy-invalid" || reason == "policy-unsafe" ||
+        reason == "policy-missing")
+        return kUsage;
+    if (reason == "log-unavailable" || reason == "exec-failed" || reason == "internal-error")
+        return kSystem;
+    return kDenied;
+}
+
+void stderr_line(const std::string& line)
+{
+    std::string out = line + "\n";
+    (void)!::write(STDERR_FILENO, out.data(), out.size());
+}
+
+// Step 1: descriptors 0-2 valid, everything from 3 up closed.
+void process_fds_sanitize()
+{
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int null = ::open("/dev/null", O_RDWR);
+        if (null != fd)
+            std::_Exit(kSystem);  // cannot even make stdio safe: stop, grant nothing
+    }
+    if (::close_range(3, ~0U, 0) != 0)
+        std::_Exit(kSystem);
+}
+
+// Step 1: default dispositions, empty mask, umask 077, no core, not dumpable.
+void process_state_reset()
+{
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            (void)::sigaction(sig, &dfl, nullptr);  // EINVAL for RT signals libc keeps is fine
+    // A file-size limit must turn into a failed (refused) log write, not a kill.
+    struct sigaction ign {};
+    ign.sa_handler = SIG_IGN;
+    (void)::sigaction(SIGXFSZ, &ign, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    (void)::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::umask(077);
+    struct rlimit zero {0, 0};
+    if (::setrlimit(RLIMIT_CORE, &zero) != 0 || ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        std::_Exit(kSystem);
+}
+
+// Step 2: keep only the candidates for TERM/LANG/LC_* (validated later by
+// attach_env_build) and empty the process environment at once, so no libc
+// call from here on sees the caller's TZ, LOCPATH, GCONV_PATH, ...
+std::vector<std::string> process_env_take()
+{
+    std::vector<std::string> kept;
+    for (char** e = environ; e != nullptr && *e != nullptr && kept.size() < 16; ++e) {
+        std::string_view v(*e);
+        if (v.starts_with("TERM=") || v.starts_with("LANG=") || v.starts_with("LC_"))
+            kept.emplace_back(v.substr(0, 256));
+    }
+    static char* empty_env[] = {nullptr};
+    environ = empty_env;
+    return kept;
+}
+
+// Step 3: who is calling, from the kernel alone (no NSS).
+tg::Caller caller_from_kernel()
+{
+    tg::Caller c;
+    c.uid = ::getuid();
+    c.gid = ::getgid();
+    int n = ::getgroups(0, nullptr);
+    if (n > 0) {
+        c.groups.resize(static_cast<std::size_t>(n));
+        n = ::getgroups(n, c.groups.data());
+    }
+    if (n < 0)
+        std::_Exit(kSystem);
+    c.groups.resize(static_cast<std::size_t>(n));
+    return c;
+}
+
+// Step 5: the compiled policy, through a trusted path, then its sources.
+tg::Result<tg::CompiledPolicy> policy_open(const std::string& share, uid_t uid)
+{
+    auto fd = tg::open_trusted_file(tg::paths::compiled_policy);
+    if (!fd) {
+        std::string reason = fd.error().reason == "path-missing" ? "policy-missing" : "policy-unsafe";
+        return tg::fail(reason, fd.error().err, tg::paths::compiled_policy, fd.error().message());
+    }
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0 || static_cast<std::size_t>(st.st_size) > kMaxPolicyBytes)
+        return tg::fail("policy-invalid", errno, tg::paths::compiled_policy, "unreadable or too large");
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    ssize_t got = ::read(fd->get(), text.data(), text.size());
+    if (got != st.st_size)
+        return tg::fail("policy-invalid", errno, tg::paths::compiled_policy, "short read");
+    auto policy = tg::compiled_parse(text, std::string_view(share), uid);
+    if (!policy)
+        return tg::fail("policy-invalid", 0, tg::paths::compiled_policy, policy.error().message());
+    for (const auto& source : policy->files)
+        if (auto ok = tg::check_trusted_file(source); !ok)
+            return tg::fail("policy-unsafe", ok.error().err, source, ok.error().message());
+    return policy;
+}
+
+// Writes the attempt's record (and the syslog line). An unwritable record
+// is itself a refusal: no log, no access.
+tg::Result<void> record_write(Attempt& a)
+{
+    std::string log = a.policy ? a.policy->log : tg::paths::default_log;
+    bool use_syslog = !a.policy || a.policy->syslog;
+    struct timespec now {};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    std::string line = tg::log_encode(a.record, now);
+    auto fd = tg::log_open(log);
+    tg::Result<void> written = fd ? tg::log_write(fd->get(), line) : tg::Result<void>(std::unexpected(fd.error()));
+    if (use_syslog || !written)
+        tg::log_syslog(a.record);
+    return written;
+}
+
+// Every refusal ends here: one record, one line on stderr, the mapped status.
+[[noreturn]] void attempt_deny(Attempt& a, const std::string& reason, const std::string& detail = {})
+{
+    a.record.allow = false;
+    a.record.reason = reason;
+    if (!detail.empty() && a.record.detail.empty())
+        a.record.detail = detail;
+    if (!a.policy && reason == "usage")  // log settings even when argv was bad
+        if (auto p = policy_open("", a.caller.uid))
+            a.policy = std::move(*p);
+    std::string shown = reason;
+    if (auto ok = record_write(a); !ok) {
+        a.record.reason = "log-unavailable";
+        a.record.detail = ok.error().message();
+        tg::log_syslog(a.record);
+        shown = "log-unavailable";
+    }
+    stderr_line("tmuxguard: denied: " + shown);
+    if (reason == "usage")
+        stderr_line("tmuxguard-attach: " + a.record.detail +
+                    "; usage: tmuxguard-attach [-r] [-n] [-t SESSION] SHARE");
+    std::_Exit(reason_exit_status(shown));
+}
+
+// Step 7 and 8: the socket as checked by descriptor, and who listens on it.
+tg::UniqueFd share_socket_verify(Attempt& a)
+{
+    const tg::CompiledShare* share = a.policy->find_share(a.args.share);
+    if (share == nullptr)  // allowed by a `*` rule but not defined: like a missing socket
+        attempt_deny(a, "socket-missing", "share is not defined");
+    a.record.owner_uid = share->owner_uid;
+    a.record.socket = share->socket;
+    auto fd = tg::socket_open_verified(share->socket, share->owner_uid, a.policy->gate_gid);
+    if (!fd)
+        attempt_deny(a, fd.error().reason, fd.error().message());
+    auto peer = tg::peer_verify(fd->get(), share->owner_uid);
+    if (!peer)
+        attempt_deny(a, peer.error().reason, peer.error().message());
+    a.record.server_pid = peer->pid;
+    return std::move(*fd);
+}
+
+// Step 10: the fixed tmux command line, the rebuilt environment, a neutral
+// directory, no new privileges; the socket descriptor is the one inherited.
+[[noreturn]] void tmux_exec(Attempt& a, tg::UniqueFd socket_fd)
+{
+    const tg::AccountInfo* acct = a.policy->find_user(a.caller.uid);
+    std::string uid_text = std::to_string(a.caller.uid);
+    std::vector<const char*> old_env;
+    for (const auto& e : a.kept_env)
+        old_env.push_back(e.c_str());
+    old_env.push_back(nullptr);
+    auto env = tg::attach_env_build(old_env.data(), acct ? acct->name : uid_text,
+                                    acct ? acct->home : "/", acct ? acct->shell : "/bin/sh");
+    std::string session = a.args.session.empty() ? tg::name_default_session(a.args.share) : a.args.session;
+    auto argv = tg::attach_tmux_argv(a.policy->tmux, socket_fd.get(), session, a.args.readonly);
+    std::vector<char*> argv_c, env_c;
+    for (auto& s : argv)
+        argv_c.push_back(s.data());
+    argv_c.push_back(nullptr);
+    for (auto& s : env)
+        env_c.push_back(s.data());
+    env_c.push_back(nullptr);
+    int fd = socket_fd.release();
+    if (::chdir("/") != 0 || ::fcntl(fd, F_SETFD, 0) != 0 ||
+        ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        stderr_line("tmuxguard: cannot prepare tmux: " + std::string(std::strerror(errno)));
+        std::_Exit(kSystem);
+    }
+    ::execve(argv_c[0], argv_c.data(), env_c.data());
+    int err = errno;
+    a.record.reason = "exec-failed";
+    a.record.detail = std::string(std::strerror(err));
+    tg::log_syslog(a.record);
+    stderr_line("tmuxguard: cannot run " + a.policy->tmux + ": " + std::strerror(err));
+    std::_Exit(kSystem);
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    Attempt a;
+    a.record.pid = ::getpid();
+
+    // 1. Refuse an empty argv; sane descriptors, signals, umask, no core.
+    process_fds_sanitize();
+    process_state_reset();
+
+    // 2. A fresh environment: nothing of the caller's reaches libc or tmux.
+    a.kept_env = process_env_take();
+
+    // 3. Caller identity from the kernel.
+    a.caller = caller_from_kernel();
+    a.record.uid = a.caller.uid;
+    char tty[64] = "";
+    if (::ttyname_r(STDIN_FILENO, tty, sizeof tty) == 0)
+        a.record.tty = tty;
+    if (argc < 1 || argv == nullptr || argv[0] == nullptr)
+        attempt_deny(a, "usage", "empty argument vector");
+
+    // 4. The fixed grammar.
+    auto args = tg::attach_args_parse(argc, argv);
+    if (!args)
+        attempt_deny(a, "usage", args.error().detail);
+    a.args = *args;
+    a.record.event = a.args.dry_run ? "check" : "attach";
+    a.record.share = a.args.share;
+    a.record.session = a.args.session.empty() ? tg::name_default_session(a.args.share) : a.args.session;
+
+    // 5. The compiled policy through a secure path; we must be its gate.
+    auto policy = policy_open(a.args.share, a.caller.uid);
+    if (!policy)
+        attempt_deny(a, policy.error().reason, policy.error().message());
+    a.policy = std::move(*policy);
+    if (!a.policy->invalid.empty())
+        attempt_deny(a, "policy-invalid", a.policy->invalid);
+    if (::getegid() != a.policy->gate_gid)
+        attempt_deny(a, "gate-mismatch", "not running with the gate group");
+
+    // 6. Decide: default deny, deny wins, -r only lowers.
+    tg::Mode wanted = a.args.readonly ? tg::Mode::view : tg::Mode::interact;
+    tg::Decision d = tg::decide(*a.policy, a.caller, a.args.share, wanted, std::time(nullptr));
+    a.record.mode = std::string(tg::mode_name(d.verdict == tg::Verdict::allow ? d.mode : wanted));
+    if (d.rule != nullptr)
+        a.record.rule = a.policy->rule_source(*d.rule);
+    else if (d.reason == "owner")
+        a.record.rule = "owner";
+    if (d.verdict != tg::Verdict::allow)
+        attempt_deny(a, d.reason);
+    a.args.readonly = d.mode == tg::Mode::view;
+
+    // 7-8. The socket, its directories and ACL, and the server behind it.
+    tg::UniqueFd socket_fd = share_socket_verify(a);
+
+    // 9. The decision record; no record, no access.
+    a.record.allow = true;
+    a.record.reason = d.reason;
+    if (auto ok = record_write(a); !ok)
+        attempt_deny(a, "log-unavailable", ok.error().message());
+    if (a.args.dry_run) {
+        std::string out = "tmuxguard: allowed: " + a.record.mode + "\n";
+        return ::write(STDOUT_FILENO, out.data(), out.size()) == static_cast<ssize_t>(out.size())
+                   ? kAttached : kSystem;
+    }
+
+    // 10. Confine and exec the one fixed tmux command.
+    tmux_exec(a, std::move(socket_fd));
+}
