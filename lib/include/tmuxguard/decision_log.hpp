@@ -64,4 +64,9 @@ struct DecisionRecord {
 // values escaped like the JSON strings.
 void log_syslog(const DecisionRecord& r);
 
+// The text log_syslog() sends: "decision=deny reason=no-rule uid=1001
+// share=\"x\" mode=view ...", user-influenced values quoted, unknown values
+// left out, at most kMaxRecord bytes (exposed for tests).
+[[nodiscard]] std::string log_syslog_format(const DecisionRecord& r);
+
 }  // namespace tg
