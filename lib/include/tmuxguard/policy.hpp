@@ -94,6 +94,14 @@ void policy_check_whole(Policy& p);
 // `errors`, never an exception, then policy_check_whole() runs.
 [[nodiscard]] Policy policy_load(const std::string& conf, const std::string& dropin_dir);
 
+// User text as error messages echo it: quoted ('x'), cut to 64 bytes ("..."
+// marks a cut), every byte outside 0x20-0x7e written as \xNN.
+[[nodiscard]] std::string policy_quote(std::string_view s);
+
+// Appends "FILE:LINE: message" to `p.errors` (FILE escaped like policy_quote,
+// without quotes or cut). Used by the parser and by policy_compile().
+void policy_error_add(Policy& p, std::string_view file, int line, const std::string& message);
+
 // Syntax helpers, exposed for tests and fuzzers.
 [[nodiscard]] bool policy_parse_hours(std::string_view s, int& from, int& to);
 [[nodiscard]] bool policy_parse_days(std::string_view s, std::uint8_t& mask);
