@@ -168,10 +168,13 @@ tg::Result<void> record_write(Attempt& a)
     ::clock_gettime(CLOCK_REALTIME, &now);
     std::string line = tg::log_encode(a.record, now);
     auto fd = tg::log_open(log);
-    tg::Result<void> written = fd ? tg::log_write(fd->get(), line) : tg::Result<void>(std::unexpected(fd.error()));
-    if (use_syslog || !written)
+    if (!fd)
+        return std::unexpected(fd.error());
+    if (auto written = tg::log_write(fd->get(), line); !written)
+        return written;  // the caller's denial goes to syslog, once
+    if (use_syslog)
         tg::log_syslog(a.record);
-    return written;
+    return {};
 }
 
 // Every refusal ends here: one record, one line on stderr, the mapped status.
