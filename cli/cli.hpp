@@ -1,0 +1,95 @@
+// Shared pieces of the `tmuxguard` CLI: exit codes, argument parsing, output
+// that never lets a control byte reach a terminal, JSON helpers, and reading
+// root-owned files through the trusted path walk.
+#pragma once
+
+#include <sys/types.h>
+
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tmuxguard/compiled.hpp"
+#include "tmuxguard/decision_log.hpp"
+#include "tmuxguard/error.hpp"
+
+namespace tgcli {
+
+// Exit status of every command (docs/cli.md).
+inline constexpr int kExitOk = 0;       // success, or allow
+inline constexpr int kExitRefused = 1;  // deny, not permitted, a finding
+inline constexpr int kExitUsage = 2;    // usage or policy error
+inline constexpr int kExitSystem = 3;   // system error
+
+// Which options a command accepts besides its operands.
+struct OptionSpec {
+    bool json = false;  // --json
+    bool at = false;    // --at YYYY-MM-DDTHH:MM
+};
+
+struct Args {
+    std::vector<std::string> operands;
+    bool json = false;
+    std::optional<std::string> at;
+};
+
+// Parses a command's arguments (after the command name): the options of
+// `spec` anywhere, "--" ends options, any other "-..." is a usage error.
+[[nodiscard]] tg::Result<Args> args_parse(const std::vector<std::string>& argv, OptionSpec spec);
+
+// `s` with every control byte (< 0x20, 0x7f) written as \xNN, so nothing
+// read from a file, NSS or tmux can drive the terminal.
+[[nodiscard]] std::string text_safe(std::string_view s);
+
+// Prints one line on stdout through text_safe().
+void out_line(std::string_view s);
+
+// Prints "tmuxguard: COMMAND: message" on stderr through text_safe().
+void err_line(std::string_view command, std::string_view message);
+
+// A JSON string literal (quotes included), escaped by the log encoder.
+[[nodiscard]] std::string json_quote(std::string_view s);
+
+// A JSON array of strings.
+[[nodiscard]] std::string json_string_array(const std::vector<std::string>& items);
+
+// Reads a whole root-owned file through open_trusted_file() (size-capped).
+[[nodiscard]] tg::Result<std::string> trusted_file_read(const std::string& path);
+
+// Reads and parses the compiled policy at paths::compiled_policy.
+[[nodiscard]] tg::Result<tg::CompiledPolicy> compiled_policy_load();
+
+// Local time as "YYYY-MM-DDTHH:MM".
+[[nodiscard]] std::string time_local_format(std::time_t t);
+
+// The directory part and the last component of an absolute path.
+[[nodiscard]] std::string path_dirname(const std::string& path);
+[[nodiscard]] std::string path_basename(const std::string& path);
+
+// Appends one decision record (an event of the CLI: "reload", "revoke") to
+// the policy's log, and to syslog when the policy says so. The CLI's own
+// events are not access decisions, so a failure is printed as a warning.
+void cli_log_event(const tg::CompiledPolicy& c, tg::DecisionRecord r, std::string_view command);
+
+// Drops TZ from the environment so local time is /etc/localtime, as in the
+// wrapper (explain and sync must decide as it does); remembers the value.
+void time_zone_system_use();
+
+// The caller's TZ as it was before time_zone_system_use(), if any (the
+// owner's own tmux keeps it).
+[[nodiscard]] const std::optional<std::string>& caller_time_zone();
+
+// Whether the caller's real and effective uid are root.
+[[nodiscard]] bool caller_is_root();
+
+// The commands; each takes its arguments after the command name and returns
+// the exit status.
+int cmd_check_policy(const std::vector<std::string>& argv);
+int cmd_explain(const std::vector<std::string>& argv);
+int cmd_reload(const std::vector<std::string>& argv);
+int cmd_serve(const std::vector<std::string>& argv);
+int cmd_sync(const std::vector<std::string>& argv);
+
+}  // namespace tgcli

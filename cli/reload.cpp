@@ -1,0 +1,235 @@
+// tmuxguard reload (root only)
+//
+//  1. the gate gid is the group of the installed setgid wrapper;
+//  2. load and compile the text policy (NSS);
+//  3. write the compiled policy atomically (an invalid one too: it denies all);
+//  4. ensure the runtime directory and each owner's RUNTIME/UID;
+//  5. ensure the decision log file (root:gate 0620);
+//  6. sync every share, report, log a "reload" record.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <ctime>
+#include <set>
+
+#include "cli.hpp"
+#include "nss.hpp"
+#include "runtime_dir.hpp"
+#include "share_ops.hpp"
+#include "tmuxguard/pathwalk.hpp"
+#include "tmuxguard/paths.hpp"
+#include "tmuxguard/policy.hpp"
+
+namespace tgcli {
+
+namespace {
+
+constexpr const char* kReload = "reload";
+
+// Step 1: root-owned regular file, mode exactly 02755, group not root.
+tg::Result<gid_t> gate_gid_read()
+{
+    const std::string path = tg::paths::attach_path;
+    const std::string what = "tmuxguard-attach at " + path + " is not installed setgid root:GROUP 2755";
+    tg::Result<tg::UniqueFd> fd = tg::open_trusted_file(path);
+    if (!fd)
+        return tg::fail("gate-unknown", 0, {}, what + " (" + fd.error().message() + ")");
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0)
+        return tg::fail("gate-unknown", errno, {}, what);
+    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 07777) != 02755 || st.st_gid == 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        return tg::fail("gate-unknown", 0, {},
+                        what + " (found uid " + std::to_string(st.st_uid) + " gid " +
+                            std::to_string(st.st_gid) + " mode " + mode + ")");
+    }
+    return st.st_gid;
+}
+
+// write() until done (EINTR retried).
+tg::Result<void> fd_write_all(int fd, const std::string& data, const std::string& shown)
+{
+    std::size_t done = 0;
+    while (done < data.size()) {
+        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return tg::fail("path-error", errno, shown, "write");
+        done += static_cast<std::size_t>(n);
+    }
+    return {};
+}
+
+// Writes, syncs and publishes the temporary file `tmp` in `dir_fd`.
+tg::Result<void> compiled_publish(int dir_fd, int fd, const std::string& tmp,
+                                  const std::string& path, const std::string& text)
+{
+    if (tg::Result<void> w = fd_write_all(fd, text, path); !w)
+        return w;
+    if (::fsync(fd) != 0 || ::fchmod(fd, 0644) != 0)
+        return tg::fail("path-error", errno, path, "fsync/fchmod");
+    if (::renameat(dir_fd, tmp.c_str(), dir_fd, path_basename(path).c_str()) != 0)
+        return tg::fail("path-error", errno, path, "rename");
+    tg::UniqueFd dir_rd(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir_rd.valid() || ::fsync(dir_rd.get()) != 0)
+        return tg::fail("path-error", errno, path_dirname(path), "fsync directory");
+    return {};
+}
+
+// Step 3: DIR/.policy.compiled.XXXXXX (mkostemp through the verified
+// directory's descriptor), write, fsync, 0644, rename, fsync the directory.
+tg::Result<void> compiled_write(const std::string& path, const std::string& text)
+{
+    tg::Result<tg::UniqueFd> dir = dir_ensure_root(path_dirname(path));
+    if (!dir)
+        return std::unexpected(dir.error());
+    std::string tmpl = tg::fd_proc_path(dir->get()) + "/.policy.compiled.XXXXXX";
+    tg::UniqueFd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
+    if (!fd.valid())
+        return tg::fail("path-error", errno, path, "cannot create temporary file");
+    std::string tmp = path_basename(tmpl);
+    tg::Result<void> ok = compiled_publish(dir->get(), fd.get(), tmp, path, text);
+    if (!ok)
+        ::unlinkat(dir->get(), tmp.c_str(), 0);
+    return ok;
+}
+
+// Step 4: RUNTIME root:root 0755, then RUNTIME/UID for every owner whose
+// share socket lives there. Returns the number of failures (printed).
+int runtime_dirs_ensure(const tg::CompiledPolicy& c)
+{
+    tg::Result<tg::UniqueFd> rt = dir_ensure_root(c.runtime_dir);
+    if (!rt) {
+        err_line(kReload, "runtime directory: " + rt.error().message());
+        return 1;
+    }
+    std::set<uid_t> owners;
+    for (const tg::CompiledShare& s : c.shares) {
+        if (share_socket_in_runtime(c, s))
+            owners.insert(s.owner_uid);
+    }
+    int failures = 0;
+    for (uid_t uid : owners) {
+        std::optional<Account> a = nss_account_by_uid(uid);
+        tg::Result<tg::UniqueFd> d =
+            a ? runtime_owner_dir_ensure(rt->get(), c.runtime_dir, uid, a->gid, c.gate_gid)
+              : tg::Result<tg::UniqueFd>(tg::fail("no-account", 0, std::to_string(uid), "no account"));
+        if (!d) {
+            err_line(kReload, "runtime directory of uid " + std::to_string(uid) + ": " +
+                                  d.error().message());
+            ++failures;
+        }
+    }
+    return failures;
+}
+
+// Fixes an existing log file through an O_PATH descriptor: regular, one
+// link, root-owned; then group gate, mode 0620.
+tg::Result<void> log_file_fix(int dir_fd, const std::string& name, const std::string& path,
+                              gid_t gate)
+{
+    tg::UniqueFd fd(::openat(dir_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0)
+        return tg::fail("log-unavailable", errno, path, "cannot open");
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != 0)
+        return tg::fail("log-unavailable", 0, path, "not a root-owned regular file with one link");
+    if (::fchownat(fd.get(), "", 0, gate, AT_EMPTY_PATH) != 0 ||
+        ::chmod(tg::fd_proc_path(fd.get()).c_str(), 0620) != 0)
+        return tg::fail("log-unavailable", errno, path, "cannot set owner root:gate mode 0620");
+    return {};
+}
+
+// Step 5: the log's directory root 0755, the file root:gate 0620.
+tg::Result<void> log_file_ensure(const std::string& path, gid_t gate)
+{
+    tg::Result<tg::UniqueFd> dir = dir_ensure_root(path_dirname(path));
+    if (!dir)
+        return std::unexpected(dir.error());
+    std::string name = path_basename(path);
+    tg::UniqueFd fd(::openat(dir->get(), name.c_str(),
+                             O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0620));
+    if (!fd.valid() && errno == EEXIST)
+        return log_file_fix(dir->get(), name, path, gate);
+    if (!fd.valid())
+        return tg::fail("log-unavailable", errno, path, "cannot create");
+    if (::fchown(fd.get(), 0, gate) != 0 || ::fchmod(fd.get(), 0620) != 0)
+        return tg::fail("log-unavailable", errno, path, "cannot set owner root:gate mode 0620");
+    return {};
+}
+
+// The "reload" decision record.
+void reload_log(const tg::CompiledPolicy& c, bool valid)
+{
+    tg::DecisionRecord r;
+    r.event = "reload";
+    r.allow = valid;
+    r.reason = valid ? "reloaded" : "policy-invalid";
+    r.mode = "none";
+    r.detail = valid ? std::to_string(c.shares.size()) + " shares, " + std::to_string(c.rules.size()) +
+                           " rules"
+                     : c.invalid;
+    cli_log_event(c, r, kReload);
+}
+
+// Steps 4 to 6 for a valid policy; the exit status.
+int reload_apply(const tg::CompiledPolicy& c)
+{
+    int failures = runtime_dirs_ensure(c);
+    if (tg::Result<void> log = log_file_ensure(c.log, c.gate_gid); !log) {
+        err_line(kReload, "decision log: " + log.error().message());
+        ++failures;
+    }
+    std::time_t now = std::time(nullptr);
+    for (const tg::CompiledShare& s : c.shares) {
+        SyncReport rep = sync_share(c, s, now);
+        sync_report_print(rep, kReload);
+        failures += rep.ok() ? 0 : 1;
+    }
+    out_line("reloaded: " + std::to_string(c.shares.size()) + " shares, " +
+             std::to_string(c.rules.size()) + " rules");
+    reload_log(c, true);
+    return failures == 0 ? kExitOk : kExitSystem;
+}
+
+}  // namespace
+
+// Compiles and publishes the policy, prepares directories, syncs servers.
+int cmd_reload(const std::vector<std::string>& argv)
+{
+    tg::Result<Args> a = args_parse(argv, OptionSpec{});
+    if (!a || !a->operands.empty()) {
+        err_line(kReload, a ? "usage: tmuxguard reload" : a.error().detail);
+        return kExitUsage;
+    }
+    if (!caller_is_root()) {
+        err_line(kReload, "must be run as root");
+        return kExitRefused;
+    }
+    tg::Result<gid_t> gate = gate_gid_read();
+    if (!gate) {
+        err_line(kReload, gate.error().detail);
+        return kExitSystem;
+    }
+    tg::Policy p = tg::policy_load(tg::paths::policy_file, tg::paths::policy_dir);
+    NssResolver nss;
+    tg::CompiledPolicy c = tg::policy_compile(p, nss, *gate);
+    if (tg::Result<void> w = compiled_write(tg::paths::compiled_policy, tg::compiled_serialize(c)); !w) {
+        err_line(kReload, "cannot write the compiled policy: " + w.error().message());
+        return kExitSystem;
+    }
+    if (p.valid())
+        return reload_apply(c);
+    for (const std::string& e : p.errors)
+        out_line(e);
+    err_line(kReload, "policy invalid: every attach is denied until it is fixed");
+    reload_log(c, false);
+    return kExitUsage;
+}
+
+}  // namespace tgcli

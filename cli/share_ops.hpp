@@ -1,0 +1,74 @@
+// Operations on a share's running server, shared by serve, sync and reload:
+// finding out whether it runs, and making its access list equal the policy.
+#pragma once
+
+#include <sys/types.h>
+
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tmuxguard/compiled.hpp"
+#include "tmuxguard/error.hpp"
+#include "tmuxguard/peer.hpp"
+#include "tmuxguard/unique_fd.hpp"
+
+namespace tgcli {
+
+enum class ServerState : std::uint8_t {
+    no_dir,   // the socket's directory does not exist
+    absent,   // no socket
+    stale,    // a socket of the owner's that refuses connections
+    running,  // the owner's server answers (SO_PEERCRED checked)
+};
+
+// What is at a share's socket. `dir` and `socket` are the O_PATH
+// descriptors that were judged (socket only when there is one).
+struct ServerProbe {
+    ServerState state = ServerState::absent;
+    tg::UniqueFd dir;
+    tg::UniqueFd socket;
+    tg::PeerInfo peer;
+};
+
+// Walks to the socket's directory (dir_open_verified, owner or root owned),
+// then probes the socket in it.
+[[nodiscard]] tg::Result<ServerProbe> server_probe(const tg::CompiledShare& s);
+
+// Probes the socket under an already verified directory descriptor: it must
+// be a socket (never followed) owned by the share's owner, then peer_verify.
+[[nodiscard]] tg::Result<ServerProbe> server_probe_at(tg::UniqueFd dir, const tg::CompiledShare& s);
+
+enum class SyncAction : std::uint8_t { add, change, revoke };
+
+struct SyncChange {
+    SyncAction action = SyncAction::revoke;
+    std::string user;
+    uid_t uid = 0;
+    tg::Mode mode = tg::Mode::none;  // the new mode (none for revoke)
+    tg::Mode old_mode = tg::Mode::none;
+};
+
+struct SyncReport {
+    std::string share;
+    bool running = false;
+    pid_t server_pid = 0;
+    std::vector<SyncChange> changes;
+    std::vector<std::string> errors;
+    [[nodiscard]] bool ok() const { return errors.empty(); }
+};
+
+// For a running share: re-applies the socket ACL, then makes tmux's
+// server-access list equal the policy at `now` (see docs/cli.md).
+[[nodiscard]] SyncReport sync_share(const tg::CompiledPolicy& c, const tg::CompiledShare& s,
+                                    std::time_t now);
+
+// "sync SHARE: +alice view" lines on stdout, errors on stderr as
+// "tmuxguard: COMMAND: SHARE: message".
+void sync_report_print(const SyncReport& r, std::string_view command);
+
+// The report as one JSON object.
+[[nodiscard]] std::string sync_report_json(const SyncReport& r);
+
+}  // namespace tgcli

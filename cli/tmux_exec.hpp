@@ -1,0 +1,35 @@
+// The one way the CLI runs tmux against a share's server: as the share's
+// owner, never as root (a tmux server can make its client run commands).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nss.hpp"
+#include "tmuxguard/compiled.hpp"
+#include "tmuxguard/error.hpp"
+
+namespace tgcli {
+
+// What tmux said and how it ended. Output is data: print it only through
+// text_safe().
+struct TmuxResult {
+    int status = -1;  // exit status, or 128 + signal
+    std::string out;
+    std::string err;
+};
+
+// Whether this invocation may start a server (only `new-session` in serve);
+// every other invocation passes -N.
+enum class TmuxStart : bool { never = false, may_start = true };
+
+// Runs `tmux [-N] -S SOCKET ARGS...` as `owner` (see the contract in
+// tmux_exec.cpp). Errors: "tmux-untrusted", "exec-setup", "tmux-timeout",
+// "tmux-output-too-large".
+[[nodiscard]] tg::Result<TmuxResult> tmux_run_as(const std::string& tmux,
+                                                 const tg::CompiledShare& share,
+                                                 const Account& owner,
+                                                 const std::vector<std::string>& args,
+                                                 TmuxStart start);
+
+}  // namespace tgcli
