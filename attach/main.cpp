@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -143,13 +144,18 @@ tg::Result<tg::CompiledPolicy> policy_open(const std::string& share, uid_t uid)
         return tg::fail(reason, fd.error().err, tg::paths::compiled_policy, fd.error().message());
     }
     struct stat st {};
-    if (::fstat(fd->get(), &st) != 0 || static_cast<std::size_t>(st.st_size) > kMaxPolicyBytes)
-        return tg::fail("policy-invalid", errno, tg::paths::compiled_policy, "unreadable or too large");
-    std::string text(static_cast<std::size_t>(st.st_size), '\0');
-    ssize_t got = ::read(fd->get(), text.data(), text.size());
-    if (got != st.st_size)
-        return tg::fail("policy-invalid", errno, tg::paths::compiled_policy, "short read");
-    auto policy = tg::compiled_parse(text, std::string_view(share), uid);
+    if (::fstat(fd->get(), &st) != 0 || st.st_size <= 0 ||
+        static_cast<std::size_t>(st.st_size) > kMaxPolicyBytes)
+        return tg::fail("policy-invalid", errno, tg::paths::compiled_policy, "empty or too large");
+    // Mapped, not read: the filtered parse touches only the pages it bisects.
+    // `reload` replaces the file by rename, never rewrites it in place.
+    auto size = static_cast<std::size_t>(st.st_size);
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd->get(), 0);
+    if (map == MAP_FAILED)
+        return tg::fail("policy-invalid", errno, tg::paths::compiled_policy, "cannot map");
+    auto policy = tg::compiled_parse(std::string_view(static_cast<const char*>(map), size),
+                                     std::string_view(share), uid);
+    ::munmap(map, size);
     if (!policy)
         return tg::fail("policy-invalid", 0, tg::paths::compiled_policy, policy.error().message());
     for (const auto& source : policy->files)

@@ -8,11 +8,20 @@
 //     std::from_chars does not consume whole or that is out of range, a name
 //     that fails names.hpp, or a path that is not clean and absolute is
 //     refused (reason "policy-invalid");
-//  3. with `only_share`/`only_uid`, records about other shares and users are
-//     skipped by their prefix before any field is split: one pass, no
-//     allocation per skipped line.
+//  3. with `only_share`, only the records for that share, for "*" and for
+//     `only_uid` are read: they are found by bisecting the sorted block
+//     (below), so the cost does not grow with rules about other shares;
+//  4. without a filter every line is checked, including that the sorted
+//     block is in byte order (so a writer bug cannot hide a rule from the
+//     bisecting reader unnoticed by `tmuxguard reload`'s own re-read).
+//
+// Layout: header, the singleton records, `file` and `invalid` records, then
+// the sorted block: every `rule`, `share` and `user` line in byte order (so
+// all lines of one share, of "*", or of one uid are adjacent), then "end".
+// Rules carry their FILE:LINE; readers restore file order by sorting on it.
 #include "tmuxguard/compiled.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
@@ -390,25 +399,13 @@ constexpr unsigned kAllSingletons = kGate | kLog | kSyslog | kTmux | kRuntime;
 
 struct ParseState {
     CompiledPolicy c;
-    std::optional<std::string_view> only_share;
-    bool share_is_name = false;  // only_share is a valid share name (else no share matches)
-    std::string rule_prefix;     // "rule NAME " when filtering
-    std::string share_prefix;    // "share NAME "
-    std::string user_prefix;   // "user UID "
     unsigned seen = 0;
 };
 
-// Whether a record is about another share or user, judged by its prefix alone.
-bool record_is_skipped(const ParseState& st, std::string_view line)
+// rule, share and user records live in the sorted block.
+bool line_is_block(std::string_view line)
 {
-    if (st.only_share && line.starts_with("rule "))
-        return !(st.share_is_name && line.starts_with(st.rule_prefix)) &&
-               !line.starts_with("rule * ");
-    if (st.only_share && line.starts_with("share "))
-        return !(st.share_is_name && line.starts_with(st.share_prefix));
-    if (!st.user_prefix.empty() && line.starts_with("user "))
-        return !line.starts_with(st.user_prefix);
-    return false;
+    return line.starts_with("rule ") || line.starts_with("share ") || line.starts_with("user ");
 }
 
 // A record that may appear once: gate, log, syslog, tmux, runtime-dir.
@@ -475,8 +472,6 @@ bool file_or_invalid_parse(ParseState& st, const Fields& f)
 // One record line other than the header and "end".
 bool record_parse(ParseState& st, std::string_view line)
 {
-    if (record_is_skipped(st, line))
-        return true;
     Fields f;
     if (!fields_split(line, f))
         return false;
@@ -504,9 +499,13 @@ std::unexpected<Error> parse_fail(std::size_t line_no, const std::string& what)
     return fail("policy-invalid", 0, "compiled policy", "line " + std::to_string(line_no) + ": " + what);
 }
 
-// After "end": every singleton seen, every kept rule's file index in range.
-Result<void> parse_finish(const ParseState& st, std::size_t line_no)
+// After "end": every singleton seen, every kept rule's file index in range,
+// rules back in file order (the block holds them in byte order).
+Result<void> parse_finish(ParseState& st, std::size_t line_no)
 {
+    std::sort(st.c.rules.begin(), st.c.rules.end(), [](const CompiledRule& a, const CompiledRule& b) {
+        return a.file_index != b.file_index ? a.file_index < b.file_index : a.line < b.line;
+    });
     if (st.seen != kAllSingletons)
         return parse_fail(line_no, "missing gate, log, syslog, tmux or runtime-dir record");
     for (const CompiledRule& r : st.c.rules) {
@@ -585,29 +584,31 @@ std::string compiled_serialize(const CompiledPolicy& c)
         out += "file " + std::to_string(i) + " " + c.files[i] + "\n";
     if (!c.invalid.empty())
         out += "invalid " + message_escape(c.invalid) + "\n";
+    std::vector<std::string> block;
+    block.reserve(c.users.size() + c.shares.size() + c.rules.size());
     for (const AccountInfo& a : c.users)
-        out += "user " + std::to_string(a.uid) + " " + a.name + " " + a.home + " " + a.shell + "\n";
+        block.push_back("user " + std::to_string(a.uid) + " " + a.name + " " + a.home + " " + a.shell + "\n");
     for (const CompiledShare& s : c.shares)
-        out += "share " + s.name + " " + std::to_string(s.owner_uid) + " " + s.socket + "\n";
-    for (const CompiledRule& r : c.rules)
-        rule_serialize(out, r);
+        block.push_back("share " + s.name + " " + std::to_string(s.owner_uid) + " " + s.socket + "\n");
+    for (const CompiledRule& r : c.rules) {
+        std::string line;
+        rule_serialize(line, r);
+        block.push_back(std::move(line));
+    }
+    std::sort(block.begin(), block.end());
+    for (const std::string& line : block)
+        out += line;
     out += "end\n";
     return out;
 }
 
-// One pass over the bytes; see the contract at the top of this file.
-Result<CompiledPolicy> compiled_parse(std::string_view text, std::optional<std::string_view> only_share,
-                                      std::optional<uid_t> only_uid)
+namespace {
+
+// Every line, in order, the block checked to be sorted (contract 1, 2, 4).
+Result<CompiledPolicy> compiled_parse_all(std::string_view text)
 {
     ParseState st;
-    st.only_share = only_share;
-    if (only_share) {
-        st.share_is_name = name_is_valid_share(*only_share);
-        st.rule_prefix = "rule " + std::string(*only_share) + " ";
-        st.share_prefix = "share " + std::string(*only_share) + " ";
-    }
-    if (only_uid)
-        st.user_prefix = "user " + std::to_string(*only_uid) + " ";
+    std::string_view previous_block_line;
     std::size_t pos = 0;
     std::size_t line_no = 0;
     while (pos < text.size()) {
@@ -627,11 +628,106 @@ Result<CompiledPolicy> compiled_parse(std::string_view text, std::optional<std::
                 return std::unexpected(done.error());
             return std::move(st.c);
         }
+        bool block = line_is_block(line);
+        if (!block && !previous_block_line.empty())
+            return parse_fail(line_no, "record after the sorted block");
+        if (block && line < previous_block_line)
+            return parse_fail(line_no, "sorted block out of order");
+        if (block)
+            previous_block_line = line;
         if (line_no > 1 && !record_parse(st, line))
             return parse_fail(line_no, "malformed record");
         pos = end + 1;
     }
     return parse_fail(line_no, "truncated (no end record)");
+}
+
+// First line start in [lo, hi) whose first |p| bytes are >= p (hi if none).
+// [lo, hi) holds whole lines in byte order, each ending in '\n'.
+std::size_t block_lower_bound(std::string_view text, std::size_t lo, std::size_t hi,
+                              std::string_view p)
+{
+    while (lo < hi) {
+        std::size_t mid = lo + (hi - lo) / 2;
+        std::size_t start = mid;
+        while (start > lo && text[start - 1] != '\n')
+            --start;
+        std::size_t end = text.find('\n', start);
+        if (text.substr(start, std::min(p.size(), end - start)) < p)
+            lo = end + 1;
+        else
+            hi = start;
+    }
+    return lo;
+}
+
+// Parses the adjacent block lines that start with `p`.
+Result<void> block_range_parse(ParseState& st, std::string_view text, std::size_t lo,
+                               std::size_t hi, std::string_view p)
+{
+    for (std::size_t pos = block_lower_bound(text, lo, hi, p); pos < hi;) {
+        std::size_t end = text.find('\n', pos);
+        std::string_view line = text.substr(pos, end - pos);
+        if (!line.starts_with(p))
+            break;
+        if (!record_parse(st, line))
+            return fail("policy-invalid", 0, "compiled policy",
+                        "byte " + std::to_string(pos) + ": malformed record");
+        pos = end + 1;
+    }
+    return {};
+}
+
+// The head in order, then only the block ranges asked for (contract 1-3).
+Result<CompiledPolicy> compiled_parse_filtered(std::string_view text, std::string_view share,
+                                               std::optional<uid_t> uid)
+{
+    ParseState st;
+    std::size_t pos = 0;
+    std::size_t line_no = 0;
+    for (;;) {
+        const void* nl = std::memchr(text.data() + pos, '\n', text.size() - pos);
+        if (pos >= text.size() || nl == nullptr)
+            return parse_fail(line_no + 1, "truncated (no end record)");
+        std::size_t end = static_cast<std::size_t>(static_cast<const char*>(nl) - text.data());
+        std::string_view line = text.substr(pos, end - pos);
+        ++line_no;
+        if (line_no == 1 && line != kHeader)
+            return parse_fail(line_no, "not a tmuxguard-compiled 1 file");
+        if (line == "end" || line_is_block(line))
+            break;
+        if (line_no > 1 && !record_parse(st, line))
+            return parse_fail(line_no, "malformed record");
+        pos = end + 1;
+    }
+    if (!text.ends_with("\nend\n"))
+        return parse_fail(line_no, "truncated (no end record)");
+    std::size_t block_end = text.size() - 4;
+    std::vector<std::string> prefixes{"rule * "};
+    if (name_is_valid_share(share)) {
+        prefixes.push_back("rule " + std::string(share) + " ");
+        prefixes.push_back("share " + std::string(share) + " ");
+    }
+    prefixes.push_back(uid ? "user " + std::to_string(*uid) + " " : "user ");
+    for (const std::string& p : prefixes)
+        if (Result<void> ok = block_range_parse(st, text, pos, block_end, p); !ok)
+            return std::unexpected(ok.error());
+    Result<void> done = parse_finish(st, line_no);
+    if (!done)
+        return std::unexpected(done.error());
+    return std::move(st.c);
+}
+
+}  // namespace
+
+// A full check of every line, or, with `only_share`, a bisecting read of
+// what one attach needs; see the contract at the top of this file.
+Result<CompiledPolicy> compiled_parse(std::string_view text, std::optional<std::string_view> only_share,
+                                      std::optional<uid_t> only_uid)
+{
+    if (only_share)
+        return compiled_parse_filtered(text, *only_share, only_uid);
+    return compiled_parse_all(text);
 }
 
 }  // namespace tg

@@ -3,6 +3,8 @@
 // kind of malformed compiled input, and the wrapper's filtered parse.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <ctime>
 #include <map>
@@ -223,14 +225,14 @@ const std::string kGolden =
     "tmux /usr/bin/tmux\n"
     "runtime-dir /run/tg\n"
     "file 0 /etc/tg/policy.conf\n"
-    "user 1000 alice /home/alice /bin/bash\n"
-    "user 1001 bob /home/bob /bin/zsh\n"
-    "share ops 1000 /run/tg/1000/ops\n"
-    "share web 1001 /srv/web.sock\n"
-    "rule ops permit view group 2000 540 1020 62 1893456000 0 6\n"
     "rule * permit interact user 1001 -1 -1 0 0 0 7\n"
+    "rule ops permit view group 2000 540 1020 62 1893456000 0 6\n"
     "rule web deny none any 0 -1 -1 0 0 0 8\n"
     "rule web permit view user 1000 -1 -1 0 0 0 9\n"
+    "share ops 1000 /run/tg/1000/ops\n"
+    "share web 1001 /srv/web.sock\n"
+    "user 1000 alice /home/alice /bin/bash\n"
+    "user 1001 bob /home/bob /bin/zsh\n"
     "end\n";
 
 TEST(CompiledText, SerializeIsExactlyTheDocumentedFormat)
@@ -318,7 +320,7 @@ std::string mutate(const std::string& from, const std::string& to)
 struct Malformed {
     const char* what;
     std::string text;
-    bool other_share_line = false;  // the damage is on a line a filtered parse skips
+    bool other_share_line = false;  // the damage is where a filtered parse does not read
 };
 
 TEST(CompiledText, EveryMalformedInputIsRefused)
@@ -334,7 +336,7 @@ TEST(CompiledText, EveryMalformedInputIsRefused)
         {"header with trailing blank", mutate("tmuxguard-compiled 1\n", "tmuxguard-compiled 1 \n")},
         {"header not first", mutate("tmuxguard-compiled 1\ngate 990\n", "gate 990\ntmuxguard-compiled 1\n")},
         {"data after end", kGolden + "rule * permit interact any 0 -1 -1 0 0 0 1\n"},
-        {"two ends", kGolden + "end\n"},
+        {"two ends", kGolden + "end\n", true},
         {"empty line", mutate("gate 990\n", "gate 990\n\n")},
         {"unknown record", mutate("gate 990\n", "gate 990\nfrob 1\n")},
         {"CR before newline", mutate("gate 990\n", "gate 990\r\n")},
@@ -415,28 +417,32 @@ TEST(CompiledText, ParseErrorSaysWhichLine)
     EXPECT_EQ(t.error().detail, "line 15: truncated (no end record)");
 }
 
+// A compiled text: `head` records, then `block` in byte order, then "end".
+std::string compiled_text(const std::string& head, std::vector<std::string> block)
+{
+    std::sort(block.begin(), block.end());
+    std::string text = head;
+    for (const std::string& line : block)
+        text += line;
+    return text + "end\n";
+}
+
 // A policy with shares a, ab, b and rules for each and for "*".
 std::string filter_text()
 {
-    return "tmuxguard-compiled 1\n"
-           "gate 990\n"
-           "log /l\n"
-           "syslog 1\n"
-           "tmux /t\n"
-           "runtime-dir /r\n"
-           "file 0 /p\n"
-           "user 1000 alice /h/a /bin/sh\n"
-           "user 1001 bob /h/b /bin/sh\n"
-           "user 10010 bobby /h/bb /bin/sh\n"
-           "share a 1000 /r/1000/a\n"
-           "share ab 1001 /r/1001/ab\n"
-           "share b 1001 /r/1001/b\n"
-           "rule ab permit interact user 1001 -1 -1 0 0 0 1\n"
-           "rule a permit view user 1001 -1 -1 0 0 0 2\n"
-           "rule * deny none user 1002 -1 -1 0 0 0 3\n"
-           "rule b permit view any 0 -1 -1 0 0 0 4\n"
-           "rule a deny none group 5 -1 -1 0 0 0 5\n"
-           "end\n";
+    return compiled_text("tmuxguard-compiled 1\ngate 990\nlog /l\nsyslog 1\ntmux /t\n"
+                         "runtime-dir /r\nfile 0 /p\n",
+                         {"user 1000 alice /h/a /bin/sh\n",
+                          "user 1001 bob /h/b /bin/sh\n",
+                          "user 10010 bobby /h/bb /bin/sh\n",
+                          "share a 1000 /r/1000/a\n",
+                          "share ab 1001 /r/1001/ab\n",
+                          "share b 1001 /r/1001/b\n",
+                          "rule ab permit interact user 1001 -1 -1 0 0 0 1\n",
+                          "rule a permit view user 1001 -1 -1 0 0 0 2\n",
+                          "rule * deny none user 1002 -1 -1 0 0 0 3\n",
+                          "rule b permit view any 0 -1 -1 0 0 0 4\n",
+                          "rule a deny none group 5 -1 -1 0 0 0 5\n"});
 }
 
 TEST(CompiledFilter, KeepsOnlyTheShareItsRulesStarRulesAndTheCaller)
@@ -467,34 +473,59 @@ TEST(CompiledFilter, UnknownOrInvalidShareKeepsOnlyStarRules)
     }
 }
 
-TEST(CompiledFilter, UidFilterAloneKeepsEveryShare)
+TEST(CompiledFilter, UidFilterAloneIsAFullParse)
 {
     auto r = tg::compiled_parse(filter_text(), std::nullopt, 1000u);
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->shares.size(), 3u);
     EXPECT_EQ(r->rules.size(), 5u);
-    ASSERT_EQ(r->users.size(), 1u);
-    EXPECT_EQ(r->users[0].uid, 1000u);
+    EXPECT_EQ(r->users.size(), 3u);
+}
+
+TEST(CompiledFilter, RulesComeBackInFileOrder)
+{
+    for (auto share : {std::optional<std::string_view>{}, std::optional<std::string_view>{"a"}}) {
+        auto r = tg::compiled_parse(filter_text(), share, 1001u);
+        ASSERT_TRUE(r.has_value());
+        for (std::size_t i = 1; i < r->rules.size(); ++i)
+            EXPECT_LT(r->rules[i - 1].line, r->rules[i].line);
+    }
+}
+
+TEST(CompiledText, FullParseRefusesAnUnsortedBlock)
+{
+    std::string text = "tmuxguard-compiled 1\ngate 990\nlog /l\nsyslog 1\ntmux /t\n"
+                       "runtime-dir /r\nfile 0 /p\nshare b 1 /r/1/b\nshare a 1 /r/1/a\nend\n";
+    auto r = tg::compiled_parse(text);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().detail, "line 9: sorted block out of order");
+    std::string after = "tmuxguard-compiled 1\ngate 990\nlog /l\nsyslog 1\ntmux /t\n"
+                        "runtime-dir /r\nshare a 1 /r/1/a\nfile 0 /p\nend\n";
+    auto s = tg::compiled_parse(after);
+    ASSERT_FALSE(s.has_value());
+    EXPECT_EQ(s.error().detail, "line 8: record after the sorted block");
 }
 
 // The wrapper's case: 10,000 rules about other shares. Correctness only;
 // speed is measured by the benchmarks, never by a test.
 TEST(CompiledFilter, TenThousandRulesOfOtherShares)
 {
-    std::string text = "tmuxguard-compiled 1\ngate 990\nlog /l\nsyslog 1\ntmux /t\nruntime-dir /r\n"
-                       "file 0 /p\n";
+    std::vector<std::string> block;
     for (int i = 0; i < 10000; ++i)
-        text += "user " + std::to_string(20000 + i) + " u" + std::to_string(i) + " /h /bin/sh\n";
-    text += "share mine 1000 /r/1000/mine\n";
+        block.push_back("user " + std::to_string(20000 + i) + " u" + std::to_string(i) + " /h /bin/sh\n");
+    block.push_back("share mine 1000 /r/1000/mine\n");
     for (int i = 0; i < 10000; ++i)
-        text += "share s" + std::to_string(i) + " 1000 /r/1000/s" + std::to_string(i) + "\n";
+        block.push_back("share s" + std::to_string(i) + " 1000 /r/1000/s" + std::to_string(i) + "\n");
     for (int i = 0; i < 10000; ++i) {
-        text += "rule s" + std::to_string(i) + " permit view user " + std::to_string(i) +
-                " -1 -1 0 0 0 " + std::to_string(i + 1) + "\n";
+        block.push_back("rule s" + std::to_string(i) + " permit view user " + std::to_string(i) +
+                        " -1 -1 0 0 0 " + std::to_string(i + 1) + "\n");
         if (i == 5000)
-            text += "rule mine permit interact user 77 -1 -1 0 0 0 99999\n";
+            block.push_back("rule mine permit interact user 77 -1 -1 0 0 0 99999\n");
     }
-    text += "rule * deny none user 66 -1 -1 0 0 0 100000\nend\n";
+    block.push_back("rule * deny none user 66 -1 -1 0 0 0 100000\n");
+    std::string text = compiled_text("tmuxguard-compiled 1\ngate 990\nlog /l\nsyslog 1\ntmux /t\n"
+                                     "runtime-dir /r\nfile 0 /p\n",
+                                     std::move(block));
     auto r = tg::compiled_parse(text, "mine", 20042u);
     ASSERT_TRUE(r.has_value()) << r.error().message();
     ASSERT_EQ(r->shares.size(), 1u);

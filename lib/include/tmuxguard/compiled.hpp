@@ -13,13 +13,16 @@
 //   runtime-dir PATH
 //   file IDX PATH                     source file IDX, for FILE:LINE in decisions
 //   invalid MESSAGE                   present iff the text policy had an error
-//   user UID NAME HOME SHELL          account facts for the wrapper's environment
-//   share NAME OWNER_UID SOCKET
+//   -- the sorted block: every line below in byte order --
 //   rule SHARE|* permit|deny none|view|interact user|group|any ID FROM TO DAYS UNTIL FILEIDX LINE
+//   share NAME OWNER_UID SOCKET
+//   user UID NAME HOME SHELL          account facts for the wrapper's environment
 //   end                               last line; a file without it is truncated
 //
 // FROM/TO are minutes (-1: none), DAYS the mask of policy.hpp, UNTIL epoch
-// seconds (0: none), ID 0 for `any`. Rules keep file order.
+// seconds (0: none), ID 0 for `any`. The sorted block puts all lines of one
+// share, of "*" and of one uid next to each other, so the wrapper finds them
+// by bisection; readers put rules back in file order by FILEIDX and LINE.
 #pragma once
 
 #include <sys/types.h>
@@ -97,10 +100,13 @@ public:
 
 [[nodiscard]] std::string compiled_serialize(const CompiledPolicy& c);
 
-// Parses a compiled policy. With `only_share` set, keeps only that share and
-// the rules for it and for "*" (what the wrapper needs), and only the user
-// entry for `only_uid`. A malformed or truncated text is an error
-// (reason "policy-invalid").
+// Parses a compiled policy. Without `only_share`, every line is checked
+// (`only_uid` is then ignored). With `only_share` set, reads only that share
+// and the rules for it and for "*" (what the wrapper needs), and only the
+// user entry for `only_uid` (all users when unset), found by bisecting the
+// sorted block: lines it does not need are not read. A malformed or
+// truncated text is an error (reason "policy-invalid"). Rules come back in
+// file order.
 [[nodiscard]] Result<CompiledPolicy> compiled_parse(std::string_view text,
                                                     std::optional<std::string_view> only_share = {},
                                                     std::optional<uid_t> only_uid = {});
