@@ -183,7 +183,9 @@ tg::Result<void> record_write(Attempt& a)
     return {};
 }
 
-// Every refusal ends here: one record, one line on stderr, the mapped status.
+// Every refusal ends here: one record, one line on stderr, the mapped
+// status. When the record cannot be written, the refusal stands as it is
+// and syslog gets the record with the log failure added.
 [[noreturn]] void attempt_deny(Attempt& a, const std::string& reason, const std::string& detail = {})
 {
     a.record.allow = false;
@@ -193,18 +195,16 @@ tg::Result<void> record_write(Attempt& a)
     if (!a.policy && reason == "usage")  // log settings even when argv was bad
         if (auto p = policy_open("", a.caller.uid))
             a.policy = std::move(*p);
-    std::string shown = reason;
     if (auto ok = record_write(a); !ok) {
-        a.record.reason = "log-unavailable";
-        a.record.detail = ok.error().message();
+        a.record.detail += (a.record.detail.empty() ? "" : "; ") + std::string("decision log: ") +
+                           ok.error().message();
         tg::log_syslog(a.record);
-        shown = "log-unavailable";
     }
-    stderr_line("tmuxguard: denied: " + shown);
+    stderr_line("tmuxguard: denied: " + reason);
     if (reason == "usage")
-        stderr_line("tmuxguard-attach: " + a.record.detail +
+        stderr_line("tmuxguard-attach: " + detail +
                     "; usage: tmuxguard-attach [-r] [-n] [-t SESSION] SHARE");
-    std::_Exit(reason_exit_status(shown));
+    std::_Exit(reason_exit_status(reason));
 }
 
 // Step 7 and 8: the socket as checked by descriptor, and who listens on it.
