@@ -200,10 +200,9 @@ tg::Result<void> record_write(Attempt& a)
                            ok.error().message();
         tg::log_syslog(a.record);
     }
+    // Exactly one line, usage errors included (the contract); the detail
+    // of a usage error is in the record. See tmuxguard-attach(1) for the grammar.
     stderr_line("tmuxguard: denied: " + reason);
-    if (reason == "usage")
-        stderr_line("tmuxguard-attach: " + detail +
-                    "; usage: tmuxguard-attach [-r] [-n] [-t SESSION] SHARE");
     std::_Exit(reason_exit_status(reason));
 }
 
