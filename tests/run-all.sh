@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, unit and end-to-end, the way CI does.
+#
+# Needs root: the end-to-end tests create (and remove) real accounts and a
+# gate group, install the setgid wrapper into /opt/tmuxguard-test and start
+# real tmux servers. Installs missing build/test packages with apt, configures
+# build-test/ with that prefix and -Werror, builds, runs ctest, and fails if
+# any test failed or was skipped. The last line is "N passed, M failed",
+# counting GoogleTest test cases over all binaries.
+#
+# TMUXGUARD_TEST_PREFIX=/opt/tmuxguard-test-NAME (build dir build-test-NAME)
+# lets a second developer tree on the same machine run beside the first.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PREFIX=${TMUXGUARD_TEST_PREFIX:-/opt/tmuxguard-test}
+[[ $PREFIX =~ ^/opt/tmuxguard-test(-[a-z0-9]+)?$ ]] ||
+    { echo "run-all: TMUXGUARD_TEST_PREFIX must be /opt/tmuxguard-test[-NAME]" >&2; exit 1; }
+BUILD="$ROOT/build-test${PREFIX#/opt/tmuxguard-test}"
+XML_DIR="$BUILD/gtest-xml"
+CTEST_LOG="$BUILD/ctest.log"
+DEPS=(cmake ninja-build g++ libacl1-dev libseccomp-dev libpam0g-dev libgtest-dev googletest
+      pamtester tmux acl strace binutils passwd procps util-linux)
+
+die() {
+    echo "run-all: $*" >&2
+    exit 1
+}
+
+# Prints the final count line and exits with `status`.
+finish() {
+    local status=$1 passed=$2 failed=$3
+    echo "$passed passed, $failed failed"
+    exit "$status"
+}
+
+deps_install() {
+    command -v dpkg-query >/dev/null || die "dpkg-query not found: this script expects Debian 12"
+    local missing=() p
+    for p in "${DEPS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+            missing+=("$p")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    echo "run-all: installing missing packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q </dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+}
+
+# GNUInstallDirs puts etc/ and var/ of an /opt prefix under /etc/opt and
+# /var/opt; the tests need every baked-in path inside the prefix.
+configure() {
+    cmake -S "$ROOT" -B "$BUILD" -G Ninja \
+        -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+        -DCMAKE_INSTALL_SYSCONFDIR="$PREFIX/etc" \
+        -DCMAKE_INSTALL_LOCALSTATEDIR="$PREFIX/var" \
+        -DTMUXGUARD_WERROR=ON
+}
+
+# True when every path baked into the build lies under $PREFIX.
+paths_ok() {
+    local hdr="$BUILD/lib/include/tmuxguard/paths.hpp"
+    [[ -f $hdr ]] || return 1
+    ! grep -E '(policy_file|policy_dir|compiled_policy|default_log|attach_path) =' "$hdr" |
+        grep -vq "\"$PREFIX/"
+}
+
+# Unit tests are one ctest test per GoogleTest case; prints "passed failed skipped".
+count_unit() {
+    awk '/^ *[0-9]+\/[0-9]+ +Test +#[0-9]+: / {
+            if ($4 == "e2e") next
+            if ($0 ~ /\*\*\*Skipped/ || $0 ~ / Skipped /) s++
+            else if ($0 ~ / Passed +[0-9.]+ sec/) p++
+            else f++
+         }
+         END { printf "%d %d %d\n", p, f, s }' "$CTEST_LOG"
+}
+
+# The e2e binary is one ctest test; its GoogleTest XML has the cases.
+# Prints "passed failed skipped".
+count_e2e() {
+    local xml="$XML_DIR/tg_e2e_tests.xml"
+    if [[ ! -f $xml ]]; then
+        echo "0 0 0"
+        return
+    fi
+    awk '/<testcase / {
+            skip = ($0 ~ /result="skipped"/ || $0 ~ /status="notrun"/ || $0 ~ /result="suppressed"/)
+            if ($0 ~ /\/>[[:space:]]*$/) { if (skip) s++; else p++; next }
+            open = 1; failed = 0; next
+         }
+         open && /<failure/ { failed = 1 }
+         open && /<skipped/ { skip = 1 }
+         open && /<\/testcase>/ { if (failed) f++; else if (skip) s++; else p++; open = 0 }
+         END { printf "%d %d %d\n", p, f, s }' "$xml"
+}
+
+[[ $(id -u) -eq 0 ]] || die "must run as root: the end-to-end tests create accounts and a gate group, install a setgid wrapper into $PREFIX and start tmux servers as other users. Run: sudo tests/run-all.sh"
+
+deps_install
+configure || finish 1 0 0
+if ! paths_ok; then
+    echo "run-all: $BUILD has paths from an older configuration; configuring afresh"
+    rm -f "$BUILD/CMakeCache.txt"
+    configure || finish 1 0 0
+    paths_ok || die "the build still bakes in paths outside $PREFIX; see $BUILD/lib/include/tmuxguard/paths.hpp"
+fi
+if ! cmake --build "$BUILD"; then
+    echo "run-all: build failed" >&2
+    finish 1 0 0
+fi
+
+rm -rf "$XML_DIR"
+mkdir -p "$XML_DIR"
+set +e
+GTEST_OUTPUT="xml:$XML_DIR/" ctest --test-dir "$BUILD" --output-on-failure 2>&1 | tee "$CTEST_LOG"
+ctest_status=${PIPESTATUS[0]}
+set -e
+
+read -r unit_p unit_f unit_s < <(count_unit)
+read -r e2e_p e2e_f e2e_s < <(count_e2e)
+status=0
+if ! grep -Eq '^ *[0-9]+/[0-9]+ +Test +#[0-9]+: e2e ' "$CTEST_LOG"; then
+    echo "run-all: the e2e test did not run" >&2
+    e2e_f=$((e2e_f + 1))
+elif ! grep -Eq '^ *[0-9]+/[0-9]+ +Test +#[0-9]+: e2e .* Passed' "$CTEST_LOG" && ((e2e_f == 0)); then
+    echo "run-all: e2e failed outside any test case (set-up, tear-down or a crash)" >&2
+    e2e_f=1
+fi
+skipped=$((unit_s + e2e_s))
+if grep -Eq '\[  SKIPPED \]|\*\*\*Skipped|\(Skipped\)|(^|[^0-9])[1-9][0-9]* skipped' "$CTEST_LOG"; then
+    ((skipped > 0)) || skipped=1
+fi
+if ((skipped > 0)); then
+    echo "run-all: $skipped test(s) skipped; skipping is a failure here" >&2
+    status=1
+fi
+passed=$((unit_p + e2e_p))
+failed=$((unit_f + e2e_f))
+((ctest_status == 0 && failed == 0)) || status=1
+echo "unit: $unit_p passed, $unit_f failed, $unit_s skipped; e2e: $e2e_p passed, $e2e_f failed, $e2e_s skipped"
+finish "$status" "$passed" "$failed"
