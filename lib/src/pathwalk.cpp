@@ -265,6 +265,17 @@ Result<UniqueFd> dir_open_verified(const std::string& path, uid_t owner)
     return walk_dirs(*parts, parts->size(), WalkRule{false, owner, "path-missing"});
 }
 
+// Walks to a directory of trusted configuration, judging every component
+// (the last one too) with the trusted-file rule: root-owned, not writable by
+// group or other, no sticky exception.
+Result<UniqueFd> trusted_dir_open(const std::string& path)
+{
+    auto parts = path_split(path);
+    if (!parts)
+        return std::unexpected(parts.error());
+    return walk_dirs(*parts, parts->size(), WalkRule{});
+}
+
 // "/proc/self/fd/N" for a descriptor.
 std::string fd_proc_path(int fd)
 {

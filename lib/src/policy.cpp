@@ -485,7 +485,7 @@ Result<std::vector<std::string>> dropin_names_read(int dir_fd)
 // not writable by group or other, every parent too). Missing: empty list.
 Result<std::vector<std::string>> dropin_list(const std::string& dir)
 {
-    Result<UniqueFd> path_fd = dir_open_verified(dir, 0);
+    Result<UniqueFd> path_fd = trusted_dir_open(dir);
     if (!path_fd && path_fd.error().err == ENOENT)
         return std::vector<std::string>{};
     if (!path_fd)

@@ -532,3 +532,29 @@ TEST(FdProcPath, NamesTheDescriptor)
 }
 
 }  // namespace
+
+// trusted_dir_open(): the drop-in directory is judged like the policy's own.
+TEST_F(TrustedFile, TrustedDir_RootOwnedDirectoryOpens)
+{
+    auto fd = tg::trusted_dir_open(at("etc"));
+    ASSERT_TRUE(fd.has_value()) << fd.error().message();
+    EXPECT_TRUE(fd_is_inode_at(fd->get(), at("etc")));
+}
+
+TEST_F(TrustedFile, TrustedDir_RootStickyDirectoryRefused)
+{
+    owner_mode_set(at("etc"), 01777, 0, 0);
+    expect_refused(tg::trusted_dir_open(at("etc")), "path-unsafe-dir", at("etc"));
+}
+
+TEST_F(TrustedFile, TrustedDir_DirectoryOwnedByNonRootRefused)
+{
+    owner_mode_set(at("etc"), 0755, kOwner, 0);
+    expect_refused(tg::trusted_dir_open(at("etc")), "path-unsafe-dir", at("etc"));
+}
+
+TEST_F(TrustedFile, TrustedDir_SymlinkRefused)
+{
+    ASSERT_EQ(::symlink(at("etc").c_str(), at("link").c_str()), 0);
+    expect_refused(tg::trusted_dir_open(at("link")), "path-symlink");
+}

@@ -48,6 +48,11 @@ namespace tg {
 // walk, the last one too) and returns an O_PATH|O_DIRECTORY descriptor.
 [[nodiscard]] Result<UniqueFd> dir_open_verified(const std::string& path, uid_t owner);
 
+// Opens the directory at `path` (an O_PATH descriptor), every component
+// including the last checked with the trusted-file rule: owned by root, not
+// writable by group or other, no sticky exception. For policy.d.
+[[nodiscard]] Result<UniqueFd> trusted_dir_open(const std::string& path);
+
 // "/proc/self/fd/N" for a descriptor.
 [[nodiscard]] std::string fd_proc_path(int fd);
 
