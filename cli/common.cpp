@@ -117,23 +117,7 @@ std::string json_string_array(const std::vector<std::string>& items)
 // open_trusted_file(), then read to EOF (EINTR retried, size-capped).
 tg::Result<std::string> trusted_file_read(const std::string& path)
 {
-    tg::Result<tg::UniqueFd> fd = tg::open_trusted_file(path);
-    if (!fd)
-        return std::unexpected(fd.error());
-    std::string data;
-    char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(fd->get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return tg::fail("path-error", errno, path, "cannot read");
-        if (n == 0)
-            return data;
-        data.append(buf, static_cast<std::size_t>(n));
-        if (data.size() > kMaxTrustedFile)
-            return tg::fail("file-unsafe", 0, path, "file too large");
-    }
+    return tg::read_trusted_file(path, kMaxTrustedFile);
 }
 
 // The compiled policy, whole (every share, every rule, every account).

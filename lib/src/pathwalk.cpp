@@ -265,6 +265,29 @@ Result<UniqueFd> dir_open_verified(const std::string& path, uid_t owner)
     return walk_dirs(*parts, parts->size(), WalkRule{false, owner, "path-missing"});
 }
 
+// open_trusted_file(), then read to EOF, size-capped.
+Result<std::string> read_trusted_file(const std::string& path, std::size_t max_bytes)
+{
+    Result<UniqueFd> fd = open_trusted_file(path);
+    if (!fd)
+        return std::unexpected(fd.error());
+    std::string data;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd->get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail("path-error", errno, path, "read failed");
+        if (n == 0)
+            return data;
+        if (data.size() + static_cast<std::size_t>(n) > max_bytes)
+            return fail("file-too-large", 0, path,
+                        "larger than " + std::to_string(max_bytes) + " bytes");
+        data.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
 // Walks to a directory of trusted configuration, judging every component
 // (the last one too) with the trusted-file rule: root-owned, not writable by
 // group or other, no sticky exception.

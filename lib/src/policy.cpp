@@ -425,32 +425,10 @@ void file_error_add(Policy& p, const std::string& file, const std::string& messa
     policy_error_add(p, file, 0, message);
 }
 
-// Reads a whole trusted file (open_trusted_file, size-capped).
-Result<std::string> file_read_trusted(const std::string& path)
-{
-    Result<UniqueFd> fd = open_trusted_file(path);
-    if (!fd)
-        return std::unexpected(fd.error());
-    std::string data;
-    char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(fd->get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return fail("path-error", errno, path, "read failed");
-        if (n == 0)
-            return data;
-        if (data.size() + static_cast<std::size_t>(n) > kMaxPolicyFile)
-            return fail("file-too-large", 0, path, "larger than 16 MiB");
-        data.append(buf, static_cast<std::size_t>(n));
-    }
-}
-
 // Parses one file into `p`, or records why it could not be read.
 void policy_file_load(const std::string& path, Policy& p)
 {
-    Result<std::string> text = file_read_trusted(path);
+    Result<std::string> text = read_trusted_file(path, kMaxPolicyFile);
     if (!text)
         return file_error_add(p, path, "cannot read policy: " + text_escape(text.error().message()));
     policy_parse_text(*text, path, p);

@@ -558,3 +558,23 @@ TEST_F(TrustedFile, TrustedDir_SymlinkRefused)
     ASSERT_EQ(::symlink(at("etc").c_str(), at("link").c_str()), 0);
     expect_refused(tg::trusted_dir_open(at("link")), "path-symlink");
 }
+
+// read_trusted_file(): the checked file's whole text, and a size cap.
+TEST_F(TrustedFile, ReadTrusted_ReturnsTheWholeFile)
+{
+    auto text = tg::read_trusted_file(path_, 1 << 20);
+    ASSERT_TRUE(text.has_value()) << text.error().message();
+    EXPECT_EQ(*text, kPolicyText);
+}
+
+TEST_F(TrustedFile, ReadTrusted_LargerThanTheCapRefused)
+{
+    expect_refused(tg::read_trusted_file(path_, std::string_view(kPolicyText).size() - 1),
+                   "file-too-large", path_);
+}
+
+TEST_F(TrustedFile, ReadTrusted_UnsafeFileRefusedBeforeReading)
+{
+    owner_mode_set(path_, 0666, 0, 0);
+    expect_refused(tg::read_trusted_file(path_, 1 << 20), "file-unsafe");
+}

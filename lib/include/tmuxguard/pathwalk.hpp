@@ -30,6 +30,10 @@ namespace tg {
 // "path-error" (any other errno).
 [[nodiscard]] Result<UniqueFd> open_trusted_file(const std::string& path);
 
+// open_trusted_file(), then the whole contents (EINTR retried). More than
+// `max_bytes` is refused ("file-too-large"); a read error is "path-error".
+[[nodiscard]] Result<std::string> read_trusted_file(const std::string& path, std::size_t max_bytes);
+
 // Checks a trusted file like open_trusted_file() without reading it (used by
 // the wrapper to re-check the policy sources listed in the compiled policy).
 [[nodiscard]] Result<void> check_trusted_file(const std::string& path);
