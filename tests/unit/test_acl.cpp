@@ -6,7 +6,6 @@
 
 #include <acl/libacl.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <sys/acl.h>
 #include <sys/socket.h>
@@ -22,11 +21,14 @@
 
 #include "tmuxguard/acl.hpp"
 #include "tmuxguard/pathwalk.hpp"
+#include "support.hpp"
 
 namespace {
 
 using tg::AclEntry;
 using tg::AclTag;
+using tgtest::fd_number_closed;
+using tgtest::path_open;
 
 constexpr uid_t kOwner = 4242424;
 constexpr uid_t kStranger = 4242427;
@@ -125,11 +127,6 @@ TEST(SocketAclJudge, Clauses2to4_Table)
     }
 }
 
-int tree_remove_entry(const char* path, const struct stat*, int, struct FTW*)
-{
-    return ::remove(path);
-}
-
 // "user::rw-"-style texts, so a mismatch prints readably.
 std::vector<std::string> acl_texts(const std::vector<AclEntry>& acl)
 {
@@ -176,22 +173,9 @@ int errno_of(int rc)
 }
 
 // A root-owned 0755 temp dir under /var/lib, removed in TearDown.
-class AclTree : public ::testing::Test {
+class AclTree : public tgtest::RootTree {
 protected:
-    void SetUp() override
-    {
-        ASSERT_EQ(::geteuid(), 0u) << "these tests need root (chown, setresuid)";
-        char tmpl[] = "/var/lib/tmuxguard-unit.XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
-        root_ = tmpl;
-        ASSERT_EQ(::chmod(root_.c_str(), 0755), 0);
-    }
-    void TearDown() override
-    {
-        if (!root_.empty())
-            ::nftw(root_.c_str(), tree_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
-    [[nodiscard]] std::string at(const std::string& rel) const { return root_ + "/" + rel; }
+    AclTree() : RootTree("chown, setresuid") {}
 
     // A file owned by kOwner:kOwnerGroup with `mode`.
     void file_make(const std::string& path, mode_t mode) const
@@ -202,12 +186,6 @@ protected:
         ASSERT_EQ(::chown(path.c_str(), kOwner, kOwnerGroup), 0);
         ASSERT_EQ(::chmod(path.c_str(), mode), 0);
     }
-    [[nodiscard]] static tg::UniqueFd path_open(const std::string& path)
-    {
-        return tg::UniqueFd(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    }
-
-    std::string root_;
 };
 
 TEST_F(AclTree, Clause1_FileWithoutExtendedAclYieldsItsModeBits)
@@ -241,9 +219,7 @@ TEST_F(AclTree, Clause1_JudgesTheInodeBehindTheDescriptorNotThePath)
 
 TEST_F(AclTree, Clause5_UnreadableAclIsARefusal)
 {
-    tg::UniqueFd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    const int closed = fd.get();
-    fd.reset();
+    const int closed = fd_number_closed();
     auto r = tg::socket_acl_check(closed, kOwner, kOwnerGroup, kGate);
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().reason, "acl-read-failed") << r.error().message();
@@ -322,9 +298,7 @@ TEST_F(AclTree, ApplyRuntimeDirLetsTheGateSearchButNotList)
 
 TEST_F(AclTree, ApplyOnABadDescriptorFails)
 {
-    tg::UniqueFd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    const int closed = fd.get();
-    fd.reset();
+    const int closed = fd_number_closed();
     auto s = tg::acl_apply_socket(closed, kGate);
     ASSERT_FALSE(s.has_value());
     EXPECT_EQ(s.error().reason, "acl-apply-failed");

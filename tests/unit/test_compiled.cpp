@@ -5,29 +5,20 @@
 
 #include <algorithm>
 
-#include <cstdlib>
-#include <ctime>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "tmuxguard/compiled.hpp"
 #include "tmuxguard/policy.hpp"
+#include "support.hpp"
 
 namespace {
 
-constexpr const char* kFile = "/etc/tg/policy.conf";
-constexpr gid_t kGate = 990;
+constexpr const char* kFile = tgtest::kPolicyFile;
+constexpr gid_t kGate = tgtest::kCompileGate;
 
-class UtcEnvironment : public ::testing::Environment {
-public:
-    void SetUp() override
-    {
-        ::setenv("TZ", "UTC", 1);
-        ::tzset();
-    }
-};
-const auto* const kUtc = ::testing::AddGlobalTestEnvironment(new UtcEnvironment);
+const auto* const kUtc = ::testing::AddGlobalTestEnvironment(new tgtest::UtcEnvironment);
 
 // A name service from tables: alice 1000, bob 1001, carol 1002 (odd home and
 // shell), svc-web 1003 (no account entry by uid), dave 1004 (an unusable
@@ -67,14 +58,8 @@ private:
 
 tg::CompiledPolicy compile(const std::string& text, tg::Policy* out = nullptr)
 {
-    tg::Policy p = tg::policy_defaults();
-    tg::policy_parse_text(text, kFile, p);
-    tg::policy_check_whole(p);
     TableResolver r;
-    tg::CompiledPolicy c = tg::policy_compile(p, r, kGate);
-    if (out != nullptr)
-        *out = p;
-    return c;
+    return tgtest::policy_text_compile(text, r, out);
 }
 
 const std::string kBasic =

@@ -13,20 +13,13 @@
 #include "tmuxguard/compiled.hpp"
 #include "tmuxguard/decide.hpp"
 #include "tmuxguard/policy.hpp"
+#include "support.hpp"
 
 namespace {
 
-constexpr const char* kFile = "/etc/tg/policy.conf";
+constexpr const char* kFile = tgtest::kPolicyFile;
 
-class UtcEnvironment : public ::testing::Environment {
-public:
-    void SetUp() override
-    {
-        ::setenv("TZ", "UTC", 1);
-        ::tzset();
-    }
-};
-const auto* const kUtc = ::testing::AddGlobalTestEnvironment(new UtcEnvironment);
+const auto* const kUtc = ::testing::AddGlobalTestEnvironment(new tgtest::UtcEnvironment);
 
 // Users are "u<uid>" and groups "g<gid>", so a policy names ids directly.
 class NumberResolver : public tg::Resolver {
@@ -49,11 +42,8 @@ private:
 
 tg::CompiledPolicy compile(const std::string& text)
 {
-    tg::Policy p = tg::policy_defaults();
-    tg::policy_parse_text(text, kFile, p);
-    tg::policy_check_whole(p);
     NumberResolver r;
-    return tg::policy_compile(p, r, 990);
+    return tgtest::policy_text_compile(text, r);
 }
 
 // Epoch seconds of a UTC date and time.

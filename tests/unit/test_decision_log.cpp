@@ -21,7 +21,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -36,6 +35,7 @@
 #include <vector>
 
 #include "tmuxguard/decision_log.hpp"
+#include "support.hpp"
 
 namespace {
 
@@ -775,27 +775,14 @@ TEST(DecisionLogSyslog, Clause1_SendsOneAuthprivLinePerRecord)
 // Clause 3 (log_open) and clause 2 (log_write) on real files in a root-owned
 // temporary directory.
 
-class DecisionLogFiles : public ::testing::Test {
+class DecisionLogFiles : public tgtest::RootTree {
 protected:
-    void SetUp() override
-    {
-        ASSERT_EQ(::geteuid(), 0u) << "needs root: the log must be root-owned";
-        char tmpl[] = "/var/lib/tmuxguard-unit.XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
-        dir_ = tmpl;
-        ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
-    }
-    void TearDown() override
-    {
-        if (!dir_.empty()) {
-            std::error_code ec;
-            std::filesystem::remove_all(dir_, ec);
-        }
-    }
+    DecisionLogFiles() : RootTree("the log must be root-owned") {}
+
     // A root-owned log file with mode 0620 and `content`.
     std::string log_file_make(const std::string& name, const std::string& content = {})
     {
-        std::string path = dir_ + "/" + name;
+        std::string path = at(name);
         int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0620);
         EXPECT_GE(fd, 0) << path << ": " << std::strerror(errno);
         EXPECT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
@@ -808,7 +795,6 @@ protected:
         std::ifstream in(path, std::ios::binary);
         return std::string(std::istreambuf_iterator<char>(in), {});
     }
-    std::string dir_;
 };
 
 // log_open() in a child with a deadline, so a hang fails instead of blocking.
@@ -907,7 +893,7 @@ TEST_F(DecisionLogFiles, Clause3_LogOpenRefusesEveryUnsafeFile)
     };
     for (const auto& c : table) {
         SCOPED_TRACE(c.name);
-        std::string path = dir_ + "/case-" + c.name;
+        std::string path = at(std::string("case-") + c.name);
         c.make(path);
         OpenOutcome o = log_open_in_child(path);
         ASSERT_TRUE(o.finished) << "log_open hung or crashed";
@@ -918,13 +904,13 @@ TEST_F(DecisionLogFiles, Clause3_LogOpenRefusesEveryUnsafeFile)
         EXPECT_EQ(o.detail, c.detail);
     }
     // The missing file was not created (no O_CREAT).
-    EXPECT_NE(::access((dir_ + "/case-missing").c_str(), F_OK), 0);
+    EXPECT_NE(::access(at("case-missing").c_str(), F_OK), 0);
 }
 
 // A FIFO with a reader opens without blocking and is then refused by fstat.
 TEST_F(DecisionLogFiles, Clause3_LogOpenRefusesFifoWithReader)
 {
-    std::string path = dir_ + "/fifo";
+    std::string path = at("fifo");
     ASSERT_EQ(::mkfifo(path.c_str(), 0620), 0);
     int reader = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     ASSERT_GE(reader, 0);

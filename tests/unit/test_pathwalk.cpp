@@ -5,7 +5,6 @@
 
 #include <acl/libacl.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/acl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +18,7 @@
 
 #include "tmuxguard/acl.hpp"
 #include "tmuxguard/pathwalk.hpp"
+#include "support.hpp"
 
 namespace {
 
@@ -29,17 +29,6 @@ constexpr uid_t kNamedUser = 4242427;
 constexpr gid_t kGate = 4242400;
 constexpr gid_t kOtherGroup = 4242401;
 const std::string kPolicyText = "share build owner alice\n";
-
-int tree_remove_entry(const char* path, const struct stat*, int, struct FTW*)
-{
-    return ::remove(path);
-}
-
-// Removes a test tree, never following a symlink in it.
-void tree_remove(const std::string& root)
-{
-    ::nftw(root.c_str(), tree_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 // Sets owner and mode (chown first: it may clear set-id bits).
 void owner_mode_set(const std::string& path, mode_t mode, uid_t uid, gid_t gid)
@@ -109,37 +98,12 @@ std::string fd_read_all(int fd)
     return out;
 }
 
-// Asserts that `r` failed with `reason` (and `subject`, when given).
-template <class T>
-void expect_refused(const tg::Result<T>& r, const std::string& reason,
-                    const std::string& subject = {})
-{
-    ASSERT_FALSE(r.has_value()) << "expected a refusal with " << reason;
-    EXPECT_EQ(r.error().reason, reason) << r.error().message();
-    if (!subject.empty()) {
-        EXPECT_EQ(r.error().subject, subject) << r.error().message();
-    }
-}
+using tgtest::expect_refused;
 
 // A root-owned 0755 temp dir under /var/lib, removed in TearDown.
-class WalkTree : public ::testing::Test {
+class WalkTree : public tgtest::RootTree {
 protected:
-    void SetUp() override
-    {
-        ASSERT_EQ(::geteuid(), 0u) << "these tests need root (they chown to other uids)";
-        char tmpl[] = "/var/lib/tmuxguard-unit.XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
-        root_ = tmpl;
-        ASSERT_EQ(::chmod(root_.c_str(), 0755), 0);
-    }
-    void TearDown() override
-    {
-        if (!root_.empty())
-            tree_remove(root_);
-    }
-    [[nodiscard]] std::string at(const std::string& rel) const { return root_ + "/" + rel; }
-
-    std::string root_;
+    WalkTree() : RootTree("they chown to other uids") {}
 };
 
 // ROOT/etc (root 0755) / policy.conf (root 0644).
@@ -332,7 +296,7 @@ protected:
     }
     static void socket_acl_apply(const std::string& path)
     {
-        tg::UniqueFd fd(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        tg::UniqueFd fd = tgtest::path_open(path);
         ASSERT_TRUE(fd.valid());
         auto ok = tg::acl_apply_socket(fd.get(), kGate);
         ASSERT_TRUE(ok.has_value()) << ok.error().message();

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -23,12 +22,17 @@
 #include "tmuxguard/acl.hpp"
 #include "tmuxguard/pathwalk.hpp"
 #include "tmuxguard/peer.hpp"
+#include "support.hpp"
 
 namespace {
 
 constexpr uid_t kOwner = 4242424;
 constexpr uid_t kOtherUser = 4242425;
 constexpr gid_t kGate = 4242400;
+
+using tgtest::expect_refused;
+using tgtest::fd_number_closed;
+using tgtest::path_open;
 
 struct sockaddr_un unix_addr(const std::string& path)
 {
@@ -47,11 +51,6 @@ tg::UniqueFd socket_bind(const std::string& path, bool listening)
         (listening && ::listen(s.get(), 8) != 0))
         s.reset();
     return s;
-}
-
-tg::UniqueFd path_open(const std::string& path)
-{
-    return tg::UniqueFd(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
 }
 
 // A listening socket at `path` served by a forked child that binds it (as
@@ -121,36 +120,19 @@ private:
     tg::UniqueFd release_;
 };
 
-int tree_remove_entry(const char* path, const struct stat*, int, struct FTW*)
-{
-    return ::remove(path);
-}
-
-// A root-owned 0755 temp dir under /var/lib, removed in TearDown.
-class Peer : public ::testing::Test {
+// A root-owned 0755 temp dir under /var/lib, removed in TearDown; the
+// socket under test is ROOT/sock.
+class Peer : public tgtest::RootTree {
 protected:
+    Peer() : RootTree("listeners run as other uids") {}
     void SetUp() override
     {
-        ASSERT_EQ(::geteuid(), 0u) << "these tests need root (listeners run as other uids)";
-        char tmpl[] = "/var/lib/tmuxguard-unit.XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
-        root_ = tmpl;
-        ASSERT_EQ(::chmod(root_.c_str(), 0755), 0);
-        path_ = root_ + "/sock";
-    }
-    void TearDown() override
-    {
-        if (!root_.empty())
-            ::nftw(root_.c_str(), tree_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
-    // Asserts that `r` failed with `reason`.
-    static void expect_refused(const tg::Result<tg::PeerInfo>& r, const std::string& reason)
-    {
-        ASSERT_FALSE(r.has_value()) << "expected a refusal with " << reason;
-        EXPECT_EQ(r.error().reason, reason) << r.error().message();
+        RootTree::SetUp();
+        if (HasFatalFailure())
+            return;
+        path_ = at("sock");
     }
 
-    std::string root_;
     std::string path_;
 };
 
@@ -217,9 +199,7 @@ TEST_F(Peer, ConnectReachesTheCheckedInodeEvenAfterItsNameIsTaken)
 // which would then "connect" to itself; it must be refused up front.
 TEST_F(Peer, ClosedOrNonSocketDescriptorIsConnectFailed)
 {
-    tg::UniqueFd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    const int closed = fd.get();
-    fd.reset();
+    const int closed = fd_number_closed();
     auto r = tg::peer_verify(closed, kOwner);
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().reason, "connect-failed") << r.error().message();

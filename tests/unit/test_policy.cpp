@@ -8,15 +8,13 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "tmuxguard/paths.hpp"
 #include "tmuxguard/policy.hpp"
+#include "support.hpp"
 
 namespace {
 
@@ -28,18 +26,10 @@ namespace {
     return ::testing::AssertionFailure() << "'" << text << "' does not start with '" << prefix << "'";
 }
 
-constexpr const char* kFile = "/etc/tg/policy.conf";
+constexpr const char* kFile = tgtest::kPolicyFile;
 
 // Local time is UTC in this binary, so "until" epochs are predictable.
-class UtcEnvironment : public ::testing::Environment {
-public:
-    void SetUp() override
-    {
-        ::setenv("TZ", "UTC", 1);
-        ::tzset();
-    }
-};
-const auto* const kUtc = ::testing::AddGlobalTestEnvironment(new UtcEnvironment);
+const auto* const kUtc = ::testing::AddGlobalTestEnvironment(new tgtest::UtcEnvironment);
 
 tg::Policy parse(const std::string& text, const char* file = kFile)
 {
@@ -471,23 +461,16 @@ TEST(ModeName, Names)
 
 // policy_load() over a real tree: a root-owned 0755 directory under
 // /var/lib, so the trusted-path checks pass for what the test writes.
-class PolicyLoad : public ::testing::Test {
+class PolicyLoad : public tgtest::RootTree {
 protected:
+    PolicyLoad() : RootTree("trusted paths are root-owned") {}
     void SetUp() override
     {
-        ASSERT_EQ(::geteuid(), 0u) << "policy_load tests need root (trusted paths are root-owned)";
-        char tmpl[] = "/var/lib/tmuxguard-unit.XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr);
-        root_ = tmpl;
-        ASSERT_EQ(::chmod(root_.c_str(), 0755), 0);
-        conf_ = root_ + "/policy.conf";
-        dropin_ = root_ + "/policy.d";
-    }
-
-    void TearDown() override
-    {
-        if (!root_.empty())
-            std::filesystem::remove_all(root_);
+        RootTree::SetUp();
+        if (HasFatalFailure())
+            return;
+        conf_ = at("policy.conf");
+        dropin_ = at("policy.d");
     }
 
     void write(const std::string& path, const std::string& text, mode_t mode = 0644)
@@ -502,7 +485,6 @@ protected:
         ASSERT_EQ(::chmod(dropin_.c_str(), mode), 0);
     }
 
-    std::string root_;
     std::string conf_;
     std::string dropin_;
 };
