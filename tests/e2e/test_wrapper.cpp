@@ -302,3 +302,30 @@ TEST_F(E2E, WrapperCopyWithoutSetgidCannotAttach)
 }
 
 }  // namespace tge2e
+
+namespace tge2e {
+
+// Both installed programs carry the hardening the build promises: PIE, full
+// RELRO (GNU_RELRO + BIND_NOW), a non-executable stack, the stack protector
+// and FORTIFY's checked functions.
+TEST_F(E2E, InstalledProgramsAreHardened)
+{
+    for (const std::string& program : {path_attach(), path_cli()}) {
+        RunResult header = proc_run({"readelf", "-h", program});
+        EXPECT_TRUE(contains(header.out, "DYN (Position-Independent Executable")) << header.both();
+        RunResult dyn = proc_run({"readelf", "-d", program});
+        EXPECT_TRUE(contains(dyn.out, "BIND_NOW")) << program << "\n" << dyn.both();
+        EXPECT_TRUE(std::regex_search(dyn.out, std::regex(R"(FLAGS_1\).*NOW.*PIE)"))) << dyn.both();
+        RunResult prog = proc_run({"readelf", "-lW", program});
+        EXPECT_TRUE(contains(prog.out, "GNU_RELRO")) << program << "\n" << prog.both();
+        EXPECT_TRUE(std::regex_search(prog.out, std::regex(R"(GNU_STACK[^\n]* RW  )")))
+            << "stack must be RW, not RWE:\n" << prog.both();
+        RunResult syms = proc_run({"nm", "-D", program});  // the dynamic CLI
+        RunResult all = proc_run({"nm", program});        // the static wrapper
+        const std::string symbols = syms.out + all.out;
+        EXPECT_TRUE(contains(symbols, "__stack_chk_fail")) << program;
+        EXPECT_TRUE(std::regex_search(symbols, std::regex(R"(__[a-z]+_chk\b)"))) << program;
+    }
+}
+
+}  // namespace tge2e
