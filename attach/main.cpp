@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,6 +25,7 @@
 
 #include "tmuxguard/attach_args.hpp"
 #include "tmuxguard/compiled.hpp"
+#include "tmuxguard/confine.hpp"
 #include "tmuxguard/decide.hpp"
 #include "tmuxguard/decision_log.hpp"
 #include "tmuxguard/names.hpp"
@@ -48,6 +50,7 @@ struct Attempt {
     std::vector<std::string> kept_env;  // TERM/LANG/LC_* as the caller had them
     tg::Caller caller;
     tg::AttachArgs args;
+    tg::UniqueFd tmux_fd;  // the checked tmux binary, exec'd by descriptor
 };
 
 // Which exit status a denial reason maps to.
@@ -56,7 +59,8 @@ int reason_exit_status(std::string_view reason)
     if (reason == "usage" || reason == "policy-invalid" || reason == "policy-unsafe" ||
         reason == "policy-missing")
         return kUsage;
-    if (reason == "log-unavailable" || reason == "exec-failed" || reason == "internal-error")
+    if (reason == "log-unavailable" || reason == "exec-failed" || reason == "internal-error" ||
+        reason == "tmux-unsafe" || reason == "confine-failed")
         return kSystem;
     return kDenied;
 }
@@ -100,6 +104,13 @@ void process_state_reset()
     struct rlimit zero {0, 0};
     if (::setrlimit(RLIMIT_CORE, &zero) != 0 || ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
         std::_Exit(kSystem);
+    // A file-size limit could let the kernel cut a record; raise it as far as
+    // we may. A finite hard limit makes log_write() refuse (no record, no access).
+    struct rlimit fsize {};
+    if (::getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != fsize.rlim_max) {
+        fsize.rlim_cur = fsize.rlim_max;
+        (void)::setrlimit(RLIMIT_FSIZE, &fsize);
+    }
 }
 
 // Step 2: keep only the candidates for TERM/LANG/LC_* (validated later by
@@ -221,11 +232,16 @@ tg::UniqueFd share_socket_verify(Attempt& a)
     if (!peer)
         attempt_deny(a, peer.error().reason, peer.error().message());
     a.record.server_pid = peer->pid;
+    auto tmux = tg::open_trusted_file(a.policy->tmux);  // root-owned, exec'd by this descriptor
+    if (!tmux)
+        attempt_deny(a, "tmux-unsafe", tmux.error().message());
+    a.tmux_fd = std::move(*tmux);
     return std::move(*fd);
 }
 
 // Step 10: the fixed tmux command line, the rebuilt environment, a neutral
-// directory, no new privileges; the socket descriptor is the one inherited.
+// directory; the socket descriptor is the one inherited, the binary the one
+// checked, and the filter of confine.hpp is already in place.
 [[noreturn]] void tmux_exec(Attempt& a, tg::UniqueFd socket_fd)
 {
     const tg::AccountInfo* acct = a.policy->find_user(a.caller.uid);
@@ -246,12 +262,11 @@ tg::UniqueFd share_socket_verify(Attempt& a)
         env_c.push_back(s.data());
     env_c.push_back(nullptr);
     int fd = socket_fd.release();
-    if (::chdir("/") != 0 || ::fcntl(fd, F_SETFD, 0) != 0 ||
-        ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    if (::chdir("/") != 0 || ::fcntl(fd, F_SETFD, 0) != 0) {
         stderr_line("tmuxguard: cannot prepare tmux: " + std::string(std::strerror(errno)));
         std::_Exit(kSystem);
     }
-    ::execve(argv_c[0], argv_c.data(), env_c.data());
+    tg::confine_exec_fd(a.tmux_fd.get(), argv_c.data(), env_c.data());
     int err = errno;
     a.record.reason = "exec-failed";
     a.record.detail = std::string(std::strerror(err));
@@ -262,7 +277,8 @@ tg::UniqueFd share_socket_verify(Attempt& a)
 
 }  // namespace
 
-int main(int argc, char** argv)
+// The steps of BRIEF.md, in order; every exit from here is a decision.
+static int attempt_run(int argc, char** argv)
 {
     Attempt a;
     a.record.pid = ::getpid();
@@ -317,7 +333,12 @@ int main(int argc, char** argv)
     // 7-8. The socket, its directories and ACL, and the server behind it.
     tg::UniqueFd socket_fd = share_socket_verify(a);
 
-    // 9. The decision record; no record, no access.
+    // 9. The decision record; no record, no access. A real attach is
+    //    confined first (step 10's filter), so a filter that does not load
+    //    is a logged denial rather than an allow that never happened.
+    if (!a.args.dry_run)
+        if (auto confined = tg::confine_exec_once(a.tmux_fd.get()); !confined)
+            attempt_deny(a, "confine-failed", confined.error().message());
     a.record.allow = true;
     a.record.reason = d.reason;
     if (auto ok = record_write(a); !ok)
@@ -331,6 +352,21 @@ int main(int argc, char** argv)
         return kAttached;
     }
 
-    // 10. Confine and exec the one fixed tmux command.
+    // 10. Exec the one fixed tmux command, confined.
     tmux_exec(a, std::move(socket_fd));
+}
+
+int main(int argc, char** argv)
+{
+    try {
+        return attempt_run(argc, argv);
+    } catch (...) {
+        // An exception (std::bad_alloc under a low RLIMIT_AS, say) in any
+        // step: nothing was exec'd, and it is a refusal, never a crash.
+        static const char line[] = "tmuxguard: denied: internal-error\n";
+        (void)!::write(STDERR_FILENO, line, sizeof line - 1);
+        ::syslog(LOG_AUTHPRIV | LOG_WARNING, "decision=deny reason=internal-error uid=%u",
+                 static_cast<unsigned>(::getuid()));
+        return kSystem;
+    }
 }

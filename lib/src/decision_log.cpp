@@ -214,23 +214,18 @@ const char* log_file_refusal(const struct stat& st)
     return nullptr;
 }
 
-// Refuses a write that RLIMIT_FSIZE would cut short: the kernel would write
-// part of the line (or raise SIGXFSZ), leaving a broken record behind.
-Result<void> log_size_limit_check(int fd, std::size_t len)
+// Refuses to write under any finite RLIMIT_FSIZE. A limit lets the kernel
+// write part of a line (SIGXFSZ ignored) and concurrent O_APPEND writers move
+// the end of the file between any check and the write, so no size check can
+// make it safe: a caller-set limit could bury a record. The wrapper raises the
+// soft limit to the hard one first; a finite hard limit means no record.
+Result<void> log_size_limit_check()
 {
     struct rlimit lim {};
     if (::getrlimit(RLIMIT_FSIZE, &lim) != 0)
         return fail("log-unavailable", errno, {}, "getrlimit");
-    if (lim.rlim_cur == RLIM_INFINITY)
-        return {};
-    struct stat st {};
-    if (::fstat(fd, &st) != 0)
-        return fail("log-unavailable", errno, {}, "fstat");
-    if (!S_ISREG(st.st_mode))  // the limit applies to regular files only
-        return {};
-    auto size = static_cast<rlim_t>(st.st_size < 0 ? 0 : st.st_size);
-    if (size > lim.rlim_cur || len > lim.rlim_cur - size)
-        return fail("log-unavailable", EFBIG, {}, "file size limit would cut the record");
+    if (lim.rlim_cur != RLIM_INFINITY)
+        return fail("log-unavailable", EFBIG, {}, "a file size limit is set; it could cut the record");
     return {};
 }
 
@@ -267,6 +262,8 @@ std::string json_escape(std::string_view s, std::size_t cap)
             break;
         if (seq == 0)
             json_byte_append(out, c);
+        else if (seq == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0)
+            json_byte_append(out, static_cast<unsigned char>(s[i + 1]));  // C1 control, as \u00XX
         else
             out.append(s.substr(i, seq));
         i += take;
@@ -308,7 +305,7 @@ Result<void> log_write(int fd, std::string_view line)
 {
     if (line.empty())
         return fail("log-unavailable", 0, {}, "empty record");
-    if (auto room = log_size_limit_check(fd, line.size()); !room)
+    if (auto room = log_size_limit_check(); !room)
         return room;
     ssize_t n = 0;
     do {

@@ -256,6 +256,60 @@ TEST_F(ClientStateE2E, AttachedClientHasOnlyTheRebuiltState)
     EXPECT_EQ(std::find(groups.begin(), groups.end(), gate), groups.end())
         << "the gate is a supplementary group of the client";
     EXPECT_EQ(proc_status_fields(client, "NoNewPrivs"), std::vector<std::string>{"1"});
+    EXPECT_EQ(proc_status_fields(client, "Seccomp"), std::vector<std::string>{"2"})
+        << "the client runs without the exec filter";
+}
+
+// The owner runs `detach-client -E CMD` against a guest's client: the
+// guest's own tmux client would exec CMD as the guest (with the gate group).
+// Confined, it runs nothing: no marker, and the client ends.
+TEST_F(ClientStateE2E, OwnersDetachClientExecRunsNothingAsTheGuest)
+{
+    const Account& viewer = user("viewer");
+    Share s = share_make("cs.detach");
+    ASSERT_NO_FATAL_FAILURE(policy_install({s.policy_line(), rule_permit("view", viewer.name, s)}));
+    ASSERT_NO_FATAL_FAILURE(serve(s));
+    const std::string marker = viewer.home + "/detach-exec-marker";
+    fs::remove(marker);
+
+    Outer o = outer_attach(viewer, {s.name});
+    pid_t client = -1;
+    ASSERT_TRUE(wait_until([&] { return (client = client_pid_of(s, viewer.uid)) > 0; }))
+        << outer_capture(o);
+    const std::string tty = link_read("/proc/" + std::to_string(client) + "/fd/0");
+    ASSERT_EQ(tty.rfind("/dev/pts/", 0), 0u) << tty;
+    RunResult r = owner_tmux(s, {"detach-client", "-t", tty, "-E", "touch " + marker});
+    EXPECT_EQ(r.status, 0) << r.both();
+    EXPECT_TRUE(wait_until([&] { return client_pid_of(s, viewer.uid) < 0; }))
+        << "the guest's client is still attached";
+    EXPECT_TRUE(wait_until([&] { return kill(client, 0) != 0; })) << "the client process lives on";
+    EXPECT_FALSE(fs::exists(marker)) << "detach-client -E ran a command as the guest";
+}
+
+// A guest allowed to interact opens the tmux prompt of his own client and
+// asks it to exec a command (detach-client -E): nothing runs, so he cannot
+// turn his client's gate group into a shell that reaches other sockets.
+TEST_F(ClientStateE2E, GuestsOwnDetachClientExecRunsNothing)
+{
+    const Account& typist = user("typist");
+    Share s = share_make("cs.selfexec");
+    ASSERT_NO_FATAL_FAILURE(
+        policy_install({s.policy_line(), rule_permit("interact", typist.name, s)}));
+    ASSERT_NO_FATAL_FAILURE(serve(s));
+    const std::string marker = typist.home + "/self-exec-marker";
+    fs::remove(marker);
+
+    Outer o = outer_attach(typist, {s.name});
+    pid_t client = -1;
+    ASSERT_TRUE(wait_until([&] { return (client = client_pid_of(s, typist.uid)) > 0; }))
+        << outer_capture(o);
+    outer_keys(o, {"C-b", ":"});
+    outer_type(o, "detach-client -E 'touch " + marker + "'");
+    EXPECT_TRUE(wait_until([&] { return client_pid_of(s, typist.uid) < 0; }))
+        << "the prompt command did not detach the client:\n"
+        << outer_capture(o);
+    EXPECT_TRUE(wait_until([&] { return kill(client, 0) != 0; }));
+    EXPECT_FALSE(fs::exists(marker)) << "the guest's client exec'd a command";
 }
 
 // With 0, 1 and 2 closed the wrapper still decides, logs and exits with the

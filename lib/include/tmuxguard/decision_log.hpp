@@ -57,7 +57,8 @@ struct DecisionRecord {
 [[nodiscard]] Result<UniqueFd> log_open(const std::string& path);
 
 // Writes one encoded line with a single write() (EINTR retried; a short
-// write, EFBIG, or a file-size limit that would cut the line is an error).
+// write, EFBIG, or any finite RLIMIT_FSIZE is an error: a limit plus a
+// concurrent appender could make the kernel cut the line).
 [[nodiscard]] Result<void> log_write(int fd, std::string_view line);
 
 // The same facts as one syslog(LOG_AUTHPRIV) line, "key=value" pairs with
