@@ -39,8 +39,9 @@ struct Args {
 // `spec` anywhere, "--" ends options, any other "-..." is a usage error.
 [[nodiscard]] tg::Result<Args> args_parse(const std::vector<std::string>& argv, OptionSpec spec);
 
-// `s` with every control byte (< 0x20, 0x7f) written as \xNN, so nothing
-// read from a file, NSS or tmux can drive the terminal.
+// `s` with every control byte (< 0x20) and every byte >= 0x7f written as
+// \xNN (so no C0, DEL or C1 control, raw or UTF-8 encoded), so nothing read
+// from a file, NSS or tmux can drive the terminal.
 [[nodiscard]] std::string text_safe(std::string_view s);
 
 // Prints one line on stdout through text_safe().

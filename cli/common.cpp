@@ -55,7 +55,9 @@ tg::Result<Args> args_parse(const std::vector<std::string>& argv, OptionSpec spe
     return a;
 }
 
-// Control bytes become \xNN; everything else is kept.
+// Control bytes and every byte >= 0x7f become \xNN (so no C0, DEL or C1
+// control, raw or UTF-8 encoded, reaches root's terminal from a share's
+// server); printable ASCII is kept. Names are ASCII by policy anyway.
 std::string text_safe(std::string_view s)
 {
     static constexpr char kHex[] = "0123456789abcdef";
@@ -63,7 +65,7 @@ std::string text_safe(std::string_view s)
     out.reserve(s.size());
     for (char ch : s) {
         auto c = static_cast<unsigned char>(ch);
-        if (c < 0x20 || c == 0x7f) {
+        if (c < 0x20 || c >= 0x7f) {
             out += "\\x";
             out += kHex[c >> 4U];
             out += kHex[c & 0xfU];
@@ -168,6 +170,12 @@ void cli_log_event(const tg::CompiledPolicy& c, tg::DecisionRecord r, std::strin
     struct timespec ts {};
     ::clock_gettime(CLOCK_REALTIME, &ts);
     tg::Result<tg::UniqueFd> fd = tg::log_open(c.log);
+    struct stat st {};
+    // Root passes every permission check, so the CLI also insists that the
+    // file is the log reload made (group gate): a `set log` typo naming some
+    // other root file must not get JSON lines appended to it.
+    if (fd && (::fstat(fd->get(), &st) != 0 || st.st_gid != c.gate_gid))
+        fd = tg::fail("log-unavailable", 0, c.log, "not the decision log (its group is not the gate)");
     tg::Result<void> wrote = fd ? tg::log_write(fd->get(), tg::log_encode(r, ts))
                                 : tg::Result<void>(std::unexpected(fd.error()));
     if (!wrote)

@@ -139,6 +139,11 @@ tg::Result<void> log_file_fix(int dir_fd, const std::string& name, const std::st
         return tg::fail("log-unavailable", errno, path, "cannot open");
     if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != 0)
         return tg::fail("log-unavailable", 0, path, "not a root-owned regular file with one link");
+    // Adopt only what is already the log or is still empty: a `set log` typo
+    // naming some other root file must not hand it to the gate group.
+    if (st.st_gid != gate && st.st_size != 0)
+        return tg::fail("log-unavailable", 0, path,
+                        "exists, is not empty and is not group gate: not adopting it as the log");
     if (::fchownat(fd.get(), "", 0, gate, AT_EMPTY_PATH) != 0 ||
         ::chmod(tg::fd_proc_path(fd.get()).c_str(), 0620) != 0)
         return tg::fail("log-unavailable", errno, path, "cannot set owner root:gate mode 0620");
@@ -181,6 +186,11 @@ void reload_log(const tg::CompiledPolicy& c, bool valid)
 int reload_apply(const tg::CompiledPolicy& c)
 {
     int failures = runtime_dirs_ensure(c);
+    if (tg::Result<void> tmux = tg::check_trusted_file(c.tmux); !tmux) {
+        err_line(kReload, "tmux at " + c.tmux + " is not trusted (" + tmux.error().message() +
+                              "): every attach will be refused (tmux-unsafe)");
+        ++failures;
+    }
     if (tg::Result<void> log = log_file_ensure(c.log, c.gate_gid); !log) {
         err_line(kReload, "decision log: " + log.error().message());
         ++failures;
@@ -219,7 +229,15 @@ int cmd_reload(const std::vector<std::string>& argv)
     tg::Policy p = tg::policy_load(tg::paths::policy_file, tg::paths::policy_dir);
     NssResolver nss;
     tg::CompiledPolicy c = tg::policy_compile(p, nss, *gate);
-    if (tg::Result<void> w = compiled_write(tg::paths::compiled_policy, tg::compiled_serialize(c)); !w) {
+    std::string text = tg::compiled_serialize(c);
+    // The wrapper's reader bisects and skips what it does not need; the full
+    // parse here checks every line before anything is published.
+    if (tg::Result<tg::CompiledPolicy> back = tg::compiled_parse(text); !back) {
+        err_line(kReload, "internal error: the compiled policy does not read back: " +
+                              back.error().message());
+        return kExitSystem;
+    }
+    if (tg::Result<void> w = compiled_write(tg::paths::compiled_policy, text); !w) {
         err_line(kReload, "cannot write the compiled policy: " + w.error().message());
         return kExitSystem;
     }

@@ -307,7 +307,11 @@ int reason_exit_status(std::string_view reason)
         if (reason == r)
             return 2;
     }
-    return reason == "log-unavailable" ? 3 : 1;
+    for (std::string_view r : {"log-unavailable", "tmux-unsafe", "confine-failed", "internal-error"}) {
+        if (reason == r)
+            return 3;
+    }
+    return 1;
 }
 
 void expect_denied(const RunResult& r, std::string_view reason)

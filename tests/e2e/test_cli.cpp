@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "harness.hpp"
 #include "tmuxguard/paths.hpp"
@@ -582,6 +584,57 @@ TEST_F(CliE2E, ReloadRefusesAWrapperThatIsNotSetgid)
     EXPECT_EQ(st.st_gid, World::get().gate_gid());
     RunResult r = cli_run({"reload"});
     EXPECT_EQ(r.status, 0) << r.both();
+}
+
+// A `set tmux` naming a binary in a user-writable place: reload says every
+// attach will be refused and exits 3; the wrapper refuses (tmux-unsafe)
+// rather than run a program its owner could have replaced.
+TEST_F(CliE2E, UntrustedTmuxIsReportedByReloadAndRefusedByTheWrapper)
+{
+    const Account& viewer = user("viewer");
+    const Account& other = user("other");
+    const std::string dir = path_scratch() + "/usertmux";
+    std::filesystem::create_directories(dir);
+    ASSERT_EQ(chown(dir.c_str(), other.uid, other.gid), 0);
+    std::filesystem::copy_file("/usr/bin/tmux", dir + "/tmux",
+                               std::filesystem::copy_options::overwrite_existing);
+    Share s = share_make("cli.tmux");
+    ASSERT_NO_FATAL_FAILURE(policy_install({s.policy_line(), rule_permit("view", viewer.name, s)}));
+    ASSERT_NO_FATAL_FAILURE(serve(s));
+    ASSERT_NO_FATAL_FAILURE(policy_write({"set tmux " + dir + "/tmux", s.policy_line(),
+                                          rule_permit("view", viewer.name, s)}));
+    RunResult r = cli_run({"reload"});
+    EXPECT_EQ(r.status, 3) << r.both();
+    EXPECT_TRUE(contains(r.err, "tmux at " + dir + "/tmux is not trusted")) << r.both();
+    EXPECT_TRUE(contains(r.err, "(tmux-unsafe)")) << r.both();
+    expect_denied(attach_check(viewer, {s.name}), "tmux-unsafe");
+    ASSERT_NO_FATAL_FAILURE(policy_install({s.policy_line(), rule_permit("view", viewer.name, s)}));
+    expect_allowed(attach_check(viewer, {s.name}), "view");
+}
+
+// `set log` naming an existing root file that is not the log (a typo such as
+// /etc/passwd): reload does not hand it to the gate group.
+TEST_F(CliE2E, ReloadDoesNotAdoptAForeignFileAsTheLog)
+{
+    const std::string foreign = path_scratch() + "/not-a-log";
+    {
+        std::ofstream out(foreign, std::ios::trunc);
+        out << "root:x:0:0:precious\n";
+    }
+    ASSERT_EQ(chmod(foreign.c_str(), 0644), 0);
+    Share s = share_make("cli.log");
+    ASSERT_NO_FATAL_FAILURE(policy_write({"set log " + foreign, s.policy_line()}));
+    RunResult r = cli_run({"reload"});
+    EXPECT_EQ(r.status, 3) << r.both();
+    EXPECT_TRUE(contains(r.err, "not adopting it as the log")) << r.both();
+    struct stat st {};
+    ASSERT_EQ(stat(foreign.c_str(), &st), 0);
+    EXPECT_EQ(st.st_gid, 0u);
+    EXPECT_EQ(st.st_mode & 07777, 0644u);
+    std::ifstream in(foreign);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text, "root:x:0:0:precious\n");
+    ASSERT_NO_FATAL_FAILURE(policy_install({s.policy_line()}));
 }
 
 }  // namespace tge2e
