@@ -282,6 +282,10 @@ void expect_record(const std::optional<Record>& rec, std::string_view decision,
 [[nodiscard]] bool contains(std::string_view hay, std::string_view needle);
 // Splits text into lines (no trailing empty line).
 [[nodiscard]] std::vector<std::string> split_lines(std::string_view text);
+// The inode of the socket at `path` (lstat), 0 when there is no socket.
+[[nodiscard]] ino_t socket_inode(const std::string& path);
+// The blank-separated fields after "KEY:" in /proc/PID/status, {} if absent.
+[[nodiscard]] std::vector<std::string> proc_status_fields(pid_t pid, const std::string& key);
 // Local time `now + minutes` as the policy writes it: "HH:MM",
 // "YYYY-MM-DDTHH:MM", or the C locale's weekday ("Mon").
 enum class TimeFormat { hhmm, stamp, weekday };

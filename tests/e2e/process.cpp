@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -309,6 +310,30 @@ void proc_stop(pid_t pid)
     (void)wait_until([pid] { return !proc_is_alive(pid); }, 3s);
     int ws = 0;
     waitpid(pid, &ws, WNOHANG);  // reaps it if it was our own child
+}
+
+// The inode of the socket at `path` (lstat), 0 when there is no socket.
+ino_t socket_inode(const std::string& path)
+{
+    struct stat st {};
+    return lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) ? st.st_ino : 0;
+}
+
+// The blank-separated fields after "KEY:" in /proc/PID/status, {} if absent.
+std::vector<std::string> proc_status_fields(pid_t pid, const std::string& key)
+{
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(f, line)) {
+        if (line.rfind(key + ":", 0) != 0)
+            continue;
+        std::istringstream words(line.substr(key.size() + 1));
+        std::vector<std::string> out;
+        for (std::string w; words >> w;)
+            out.push_back(w);
+        return out;
+    }
+    return {};
 }
 
 }  // namespace tge2e

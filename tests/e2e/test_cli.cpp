@@ -38,42 +38,11 @@ std::string acl_entries(const std::string& path)
     return out;
 }
 
-// The inode of the socket at `path`, 0 when there is no socket.
-ino_t socket_inode(const std::string& path)
-{
-    struct stat st {};
-    return lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) ? st.st_ino : 0;
-}
-
 // The inode of a regular file, 0 when absent.
 ino_t file_inode(const std::string& path)
 {
     struct stat st {};
     return lstat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-}
-
-// The tab-separated fields after "KEY:" in /proc/PID/status.
-std::vector<std::string> proc_status_fields(pid_t pid, const std::string& key)
-{
-    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(f, line)) {
-        if (line.rfind(key + ":", 0) != 0)
-            continue;
-        std::vector<std::string> out;
-        std::size_t pos = key.size() + 1;
-        while (pos < line.size()) {
-            std::size_t start = line.find_first_not_of("\t ", pos);
-            if (start == std::string::npos)
-                break;
-            std::size_t end = line.find_first_of("\t ", start);
-            end = end == std::string::npos ? line.size() : end;
-            out.push_back(line.substr(start, end - start));
-            pos = end;
-        }
-        return out;
-    }
-    return {};
 }
 
 // Writes a root-owned 0644 policy file at `path` (a new inode).

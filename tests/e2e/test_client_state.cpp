@@ -66,23 +66,6 @@ std::string link_read(const std::string& path)
     return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
 
-// The fields after "KEY:" in /proc/PID/status.
-std::vector<std::string> proc_status_fields(pid_t pid, const std::string& key)
-{
-    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(f, line)) {
-        if (line.rfind(key + ":", 0) != 0)
-            continue;
-        std::istringstream words(line.substr(key.size() + 1));
-        std::vector<std::string> out;
-        for (std::string w; words >> w;)
-            out.push_back(w);
-        return out;
-    }
-    return {};
-}
-
 // Whether an environment entry is one the wrapper may pass on.
 bool env_name_allowed(const std::string& entry)
 {

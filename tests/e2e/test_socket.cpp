@@ -68,13 +68,6 @@ pid_t impostor_listen(const std::string& path, const Account& as)
     return ok ? pid : -1;
 }
 
-// Whether `path` is a socket, and its inode.
-ino_t socket_inode(const std::string& path)
-{
-    struct stat st {};
-    return lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) ? st.st_ino : 0;
-}
-
 }  // namespace
 
 // Base of the socket scenarios: a served share the viewer may view.
