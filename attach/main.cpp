@@ -252,8 +252,7 @@ tg::UniqueFd share_socket_verify(Attempt& a)
     old_env.push_back(nullptr);
     auto env = tg::attach_env_build(old_env.data(), acct ? acct->name : uid_text,
                                     acct ? acct->home : "/", acct ? acct->shell : "/bin/sh");
-    std::string session = a.args.session.empty() ? tg::name_default_session(a.args.share) : a.args.session;
-    auto argv = tg::attach_tmux_argv(a.policy->tmux, socket_fd.get(), session, a.args.readonly);
+    auto argv = tg::attach_tmux_argv(a.policy->tmux, socket_fd.get(), a.record.session, a.args.readonly);
     std::vector<char*> argv_c, env_c;
     for (auto& s : argv)
         argv_c.push_back(s.data());

@@ -282,6 +282,8 @@ void expect_record(const std::optional<Record>& rec, std::string_view decision,
 [[nodiscard]] bool contains(std::string_view hay, std::string_view needle);
 // Splits text into lines (no trailing empty line).
 [[nodiscard]] std::vector<std::string> split_lines(std::string_view text);
+// The whole file, "" when unreadable.
+[[nodiscard]] std::string file_read(const std::string& path);
 // The inode of the socket at `path` (lstat), 0 when there is no socket.
 [[nodiscard]] ino_t socket_inode(const std::string& path);
 // The blank-separated fields after "KEY:" in /proc/PID/status, {} if absent.

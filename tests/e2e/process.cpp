@@ -312,6 +312,15 @@ void proc_stop(pid_t pid)
     waitpid(pid, &ws, WNOHANG);  // reaps it if it was our own child
 }
 
+// The whole file, "" when unreadable.
+std::string file_read(const std::string& path)
+{
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
 // The inode of the socket at `path` (lstat), 0 when there is no socket.
 ino_t socket_inode(const std::string& path)
 {

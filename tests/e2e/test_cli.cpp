@@ -8,7 +8,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "harness.hpp"
 #include "tmuxguard/paths.hpp"
@@ -600,9 +599,7 @@ TEST_F(CliE2E, ReloadDoesNotAdoptAForeignFileAsTheLog)
     ASSERT_EQ(stat(foreign.c_str(), &st), 0);
     EXPECT_EQ(st.st_gid, 0u);
     EXPECT_EQ(st.st_mode & 07777, 0644u);
-    std::ifstream in(foreign);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    EXPECT_EQ(text, "root:x:0:0:precious\n");
+    EXPECT_EQ(file_read(foreign), "root:x:0:0:precious\n");
     ASSERT_NO_FATAL_FAILURE(policy_install({s.policy_line()}));
 }
 

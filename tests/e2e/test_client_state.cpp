@@ -34,15 +34,6 @@ std::string guest_shell_prefix(const Account& guest)
            kSecret + " LD_PRELOAD=/nonexistent/tg-evil.so TMUX_TMPDIR=/tmp/tg-tmpdir";
 }
 
-// The whole file (empty when unreadable).
-std::string file_read(const std::string& path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
 // The NUL-separated entries of /proc/PID/environ.
 std::vector<std::string> proc_environ(pid_t pid)
 {

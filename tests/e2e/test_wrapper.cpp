@@ -115,15 +115,6 @@ std::vector<std::vector<std::string>> usage_rows(const Share& s)
     };
 }
 
-// The whole file (empty when unreadable).
-std::string file_read(const std::string& path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
 }  // namespace
 
 // LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, TMUX, TMUX_TMPDIR and GCONV_PATH in
