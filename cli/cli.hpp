@@ -14,6 +14,7 @@
 #include "tmuxguard/compiled.hpp"
 #include "tmuxguard/decision_log.hpp"
 #include "tmuxguard/error.hpp"
+#include "tmuxguard/names.hpp"
 
 namespace tgcli {
 
@@ -39,10 +40,8 @@ struct Args {
 // `spec` anywhere, "--" ends options, any other "-..." is a usage error.
 [[nodiscard]] tg::Result<Args> args_parse(const std::vector<std::string>& argv, OptionSpec spec);
 
-// `s` with every control byte (< 0x20) and every byte >= 0x7f written as
-// \xNN (so no C0, DEL or C1 control, raw or UTF-8 encoded), so nothing read
-// from a file, NSS or tmux can drive the terminal.
-[[nodiscard]] std::string text_safe(std::string_view s);
+// tg::text_safe (names.hpp): control bytes and bytes >= 0x7f as \xNN.
+using tg::text_safe;
 
 // Prints one line on stdout through text_safe().
 void out_line(std::string_view s);

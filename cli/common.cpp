@@ -55,27 +55,6 @@ tg::Result<Args> args_parse(const std::vector<std::string>& argv, OptionSpec spe
     return a;
 }
 
-// Control bytes and every byte >= 0x7f become \xNN (so no C0, DEL or C1
-// control, raw or UTF-8 encoded, reaches root's terminal from a share's
-// server); printable ASCII is kept. Names are ASCII by policy anyway.
-std::string text_safe(std::string_view s)
-{
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(s.size());
-    for (char ch : s) {
-        auto c = static_cast<unsigned char>(ch);
-        if (c < 0x20 || c >= 0x7f) {
-            out += "\\x";
-            out += kHex[c >> 4U];
-            out += kHex[c & 0xfU];
-        } else {
-            out += ch;
-        }
-    }
-    return out;
-}
-
 // One sanitised line on stdout.
 void out_line(std::string_view s)
 {

@@ -18,6 +18,7 @@
 #include "cli.hpp"
 #include "nss.hpp"
 #include "runtime_dir.hpp"
+#include "tmuxguard/runtime_dir.hpp"
 #include "share_ops.hpp"
 #include "tmuxguard/pathwalk.hpp"
 #include "tmuxguard/paths.hpp"
@@ -28,27 +29,6 @@ namespace tgcli {
 namespace {
 
 constexpr const char* kReload = "reload";
-
-// Step 1: root-owned regular file, mode exactly 02755, group not root.
-tg::Result<gid_t> gate_gid_read()
-{
-    const std::string path = tg::paths::attach_path;
-    const std::string what = "tmuxguard-attach at " + path + " is not installed setgid root:GROUP 2755";
-    tg::Result<tg::UniqueFd> fd = tg::open_trusted_file(path);
-    if (!fd)
-        return tg::fail("gate-unknown", 0, {}, what + " (" + fd.error().message() + ")");
-    struct stat st {};
-    if (::fstat(fd->get(), &st) != 0)
-        return tg::fail("gate-unknown", errno, {}, what);
-    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 07777) != 02755 || st.st_gid == 0) {
-        char mode[8];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        return tg::fail("gate-unknown", 0, {},
-                        what + " (found uid " + std::to_string(st.st_uid) + " gid " +
-                            std::to_string(st.st_gid) + " mode " + mode + ")");
-    }
-    return st.st_gid;
-}
 
 // write() until done (EINTR retried).
 tg::Result<void> fd_write_all(int fd, const std::string& data, const std::string& shown)
@@ -85,7 +65,7 @@ tg::Result<void> compiled_publish(int dir_fd, int fd, const std::string& tmp,
 // directory's descriptor), write, fsync, 0644, rename, fsync the directory.
 tg::Result<void> compiled_write(const std::string& path, const std::string& text)
 {
-    tg::Result<tg::UniqueFd> dir = dir_ensure_root(path_dirname(path));
+    tg::Result<tg::UniqueFd> dir = tg::root_dir_ensure(path_dirname(path));
     if (!dir)
         return std::unexpected(dir.error());
     std::string tmpl = tg::fd_proc_path(dir->get()) + "/.policy.compiled.XXXXXX";
@@ -103,7 +83,7 @@ tg::Result<void> compiled_write(const std::string& path, const std::string& text
 // share socket lives there. Returns the number of failures (printed).
 int runtime_dirs_ensure(const tg::CompiledPolicy& c)
 {
-    tg::Result<tg::UniqueFd> rt = dir_ensure_root(c.runtime_dir);
+    tg::Result<tg::UniqueFd> rt = tg::root_dir_ensure(c.runtime_dir);
     if (!rt) {
         err_line(kReload, "runtime directory: " + rt.error().message());
         return 1;
@@ -116,9 +96,9 @@ int runtime_dirs_ensure(const tg::CompiledPolicy& c)
     int failures = 0;
     for (uid_t uid : owners) {
         std::optional<Account> a = nss_account_by_uid(uid);
-        tg::Result<tg::UniqueFd> d =
-            a ? runtime_owner_dir_ensure(rt->get(), c.runtime_dir, uid, a->gid, c.gate_gid)
-              : tg::Result<tg::UniqueFd>(tg::fail("no-account", 0, std::to_string(uid), "no account"));
+        tg::Result<tg::RuntimeDir> d =
+            a ? tg::runtime_user_dir_ensure(rt->get(), c.runtime_dir, uid, a->gid, c.gate_gid)
+              : tg::Result<tg::RuntimeDir>(tg::fail("no-account", 0, std::to_string(uid), "no account"));
         if (!d) {
             err_line(kReload, "runtime directory of uid " + std::to_string(uid) + ": " +
                                   d.error().message());
@@ -153,7 +133,7 @@ tg::Result<void> log_file_fix(int dir_fd, const std::string& name, const std::st
 // Step 5: the log's directory root 0755, the file root:gate 0620.
 tg::Result<void> log_file_ensure(const std::string& path, gid_t gate)
 {
-    tg::Result<tg::UniqueFd> dir = dir_ensure_root(path_dirname(path));
+    tg::Result<tg::UniqueFd> dir = tg::root_dir_ensure(path_dirname(path));
     if (!dir)
         return std::unexpected(dir.error());
     std::string name = path_basename(path);
@@ -221,7 +201,7 @@ int cmd_reload(const std::vector<std::string>& argv)
         err_line(kReload, "must be run as root");
         return kExitRefused;
     }
-    tg::Result<gid_t> gate = gate_gid_read();
+    tg::Result<gid_t> gate = tg::gate_gid_of_wrapper(tg::paths::attach_path);
     if (!gate) {
         err_line(kReload, gate.error().detail);
         return kExitSystem;

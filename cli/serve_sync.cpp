@@ -14,6 +14,7 @@
 #include "cli.hpp"
 #include "nss.hpp"
 #include "runtime_dir.hpp"
+#include "tmuxguard/runtime_dir.hpp"
 #include "share_ops.hpp"
 #include "tmux_exec.hpp"
 #include "tmuxguard/acl.hpp"
@@ -56,10 +57,14 @@ tg::Result<tg::UniqueFd> serve_dir_ensure(const tg::CompiledPolicy& c, const tg:
 {
     std::string dir = path_dirname(s.socket);
     if (share_socket_in_runtime(c, s) && caller_is_root()) {
-        tg::Result<tg::UniqueFd> rt = dir_ensure_root(c.runtime_dir);
+        tg::Result<tg::UniqueFd> rt = tg::root_dir_ensure(c.runtime_dir);
         if (!rt)
             return std::unexpected(rt.error());
-        return runtime_owner_dir_ensure(rt->get(), c.runtime_dir, owner.uid, owner.gid, c.gate_gid);
+        tg::Result<tg::RuntimeDir> d =
+            tg::runtime_user_dir_ensure(rt->get(), c.runtime_dir, owner.uid, owner.gid, c.gate_gid);
+        if (!d)
+            return std::unexpected(d.error());
+        return std::move(d->fd);
     }
     tg::Result<tg::UniqueFd> fd = tg::dir_open_verified(dir, s.owner_uid);
     if (!fd && share_socket_in_runtime(c, s) &&

@@ -264,13 +264,12 @@ bool acl_gate_granted(const std::vector<AclEntry>& acl, std::uint8_t mask, gid_t
     return false;
 }
 
-}  // namespace
-
-// Reads the access ACL through /proc/self/fd/N (works for O_PATH fds).
-Result<std::vector<AclEntry>> acl_read_fd(int fd)
+// Reads one ACL of the inode behind `fd` through /proc/self/fd/N (works
+// for O_PATH fds).
+Result<std::vector<AclEntry>> acl_read_type(int fd, acl_type_t type)
 {
     const std::string proc = fd_proc_path(fd);
-    AclPtr acl(acl_get_file(proc.c_str(), ACL_TYPE_ACCESS));
+    AclPtr acl(acl_get_file(proc.c_str(), type));
     if (acl == nullptr)
         return fail("acl-read-failed", errno, proc, "acl_get_file");
     std::vector<AclEntry> out;
@@ -285,6 +284,29 @@ Result<std::vector<AclEntry>> acl_read_fd(int fd)
     if (more < 0)
         return fail("acl-read-failed", errno, proc, "acl_get_entry");
     return out;
+}
+
+}  // namespace
+
+Result<std::vector<AclEntry>> acl_read_fd(int fd)
+{
+    return acl_read_type(fd, ACL_TYPE_ACCESS);
+}
+
+Result<std::vector<AclEntry>> acl_read_default_fd(int fd)
+{
+    return acl_read_type(fd, ACL_TYPE_DEFAULT);
+}
+
+// Named entries are someone's deliberate grant: refused, never rewritten.
+Result<void> runtime_dir_acl_judge(const std::vector<AclEntry>& acl, gid_t gate_gid)
+{
+    for (const AclEntry& e : acl) {
+        if (e.tag == AclTag::user || (e.tag == AclTag::group && e.id != gate_gid))
+            return fail("acl-overgrant", 0, acl_entry_text(e),
+                        "an extra ACL entry on a runtime directory");
+    }
+    return {};
 }
 
 // Pure judgement of a socket's ACL; checks run in a fixed order (mode bits,

@@ -30,6 +30,15 @@ struct AclEntry {
 // Reads the access ACL of an inode through its descriptor (a file without an
 // extended ACL yields the three entries of its mode bits).
 [[nodiscard]] Result<std::vector<AclEntry>> acl_read_fd(int fd);
+// Reads the default ACL of a directory (empty when it has none).
+[[nodiscard]] Result<std::vector<AclEntry>> acl_read_default_fd(int fd);
+
+// Judges the access ACL of a runtime directory before it is repaired:
+// "acl-overgrant" for any named user entry or any named group entry other
+// than the gate's, whatever its permissions (someone's deliberate grant is
+// reported, never silently rewritten).
+[[nodiscard]] Result<void> runtime_dir_acl_judge(const std::vector<AclEntry>& acl,
+                                                 gid_t gate_gid);
 
 // Judges a socket's ACL. Reasons: "socket-mode-unsafe" when the owning group
 // or other get r or w; "acl-overgrant" when a named user or a named group

@@ -1,0 +1,214 @@
+// Running a program as another account (run_as.hpp).
+#include "tmuxguard/run_as.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "tmuxguard/unique_fd.hpp"
+
+namespace tg {
+namespace {
+
+// Writes a message to the child's stderr (the pipe) and aborts.
+[[noreturn]] void child_abort(const char* msg)
+{
+    ssize_t ignored = ::write(STDERR_FILENO, msg, std::strlen(msg));
+    (void)ignored;
+    std::abort();
+}
+
+// Permanently becomes the target and proves it (STYLE.md 4).
+void child_ids_drop(const RunAsPlan& p)
+{
+    if (::setgroups(p.groups.size(), p.groups.data()) != 0)
+        child_abort("tmuxguard: setgroups failed\n");
+    if (::setresgid(p.gid, p.gid, p.gid) != 0)
+        child_abort("tmuxguard: setresgid failed\n");
+    if (::setresuid(p.uid, p.uid, p.uid) != 0)
+        child_abort("tmuxguard: setresuid failed\n");
+    uid_t ru = 0, eu = 0, su = 0;
+    gid_t rg = 0, eg = 0, sg = 0;
+    if (::getresuid(&ru, &eu, &su) != 0 || ru != p.uid || eu != p.uid || su != p.uid)
+        child_abort("tmuxguard: uid not dropped\n");
+    if (::getresgid(&rg, &eg, &sg) != 0 || rg != p.gid || eg != p.gid || sg != p.gid)
+        child_abort("tmuxguard: gid not dropped\n");
+    if (p.uid != 0 && ::setresuid(0, 0, 0) == 0)
+        child_abort("tmuxguard: root regained after drop\n");
+    if (p.uid != 0 && p.gid != 0 && ::setresgid(0, 0, 0) == 0)
+        child_abort("tmuxguard: root group regained after drop\n");
+}
+
+// stdin /dev/null, stdout/stderr the pipes, nothing else open, no
+// controlling terminal, default signals, empty mask.
+void child_process_reset(int out_w, int err_w)
+{
+    struct rlimit no_core {0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    if (::setsid() < 0)
+        child_abort("tmuxguard: setsid failed\n");
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0 || ::dup2(null_fd, STDIN_FILENO) < 0 || ::dup2(out_w, STDOUT_FILENO) < 0 ||
+        ::dup2(err_w, STDERR_FILENO) < 0)
+        std::_Exit(127);
+    ::close_range(3, ~0U, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig)
+        ::signal(sig, SIG_DFL);
+}
+
+// A NULL-terminated char* array over `v` (which must outlive it).
+std::vector<char*> cstr_array(const std::vector<std::string>& v)
+{
+    std::vector<char*> out;
+    for (const std::string& s : v)
+        out.push_back(const_cast<char*>(s.c_str()));
+    out.push_back(nullptr);
+    return out;
+}
+
+// The child: reset, become the target, chdir, exec. Never returns.
+[[noreturn]] void child_run(const RunAsPlan& p, char* const* argv, char* const* envp, int out_w,
+                            int err_w)
+{
+    child_process_reset(out_w, err_w);
+    if (p.drop)
+        child_ids_drop(p);
+    else if (::getuid() != p.uid || ::geteuid() != p.uid)
+        child_abort("tmuxguard: caller is not the target account\n");
+    if ((p.dir.empty() || p.dir[0] != '/' || ::chdir(p.dir.c_str()) != 0) && ::chdir("/") != 0)
+        child_abort("tmuxguard: cannot change directory\n");
+    ::execve(p.program.c_str(), argv, envp);
+    child_abort("tmuxguard: cannot execute the program\n");
+}
+
+// Milliseconds left until `deadline` (CLOCK_MONOTONIC), at least 0.
+int deadline_left_ms(const struct timespec& deadline)
+{
+    struct timespec now {};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (deadline.tv_sec - now.tv_sec) * 1000LL + (deadline.tv_nsec - now.tv_nsec) / 1000000;
+    return ms <= 0 ? 0 : static_cast<int>(ms);
+}
+
+// Reads what is available from a pipe; false on EOF or error.
+bool pipe_read_some(int fd, std::string& into, std::size_t max)
+{
+    char buf[8192];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 && errno == EAGAIN;
+        into.append(buf, static_cast<std::size_t>(n));
+        if (into.size() > max)
+            return false;
+    }
+}
+
+// Kills the child's process group (it is a session leader, so the group
+// holds only its descendants; a daemonised tmux server is not among them)
+// and reaps the child, after a timeout or runaway output.
+void child_kill(pid_t pid)
+{
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+}
+
+// Reads both pipes until the child exits (pidfd), within the deadline, then
+// reaps it. A grandchild keeping a pipe open cannot hold us.
+Result<RunAsResult> child_collect(const RunAsPlan& p, pid_t pid, int pidfd, int out_r, int err_r)
+{
+    RunAsResult r;
+    struct timespec deadline {};
+    ::clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += p.timeout_ms / 1000;
+    deadline.tv_nsec += static_cast<long>(p.timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec += 1;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    struct pollfd fds[3] = {{out_r, POLLIN, 0}, {err_r, POLLIN, 0}, {pidfd, POLLIN, 0}};
+    bool exited = false;
+    while (!exited) {
+        int left = deadline_left_ms(deadline);
+        int n = left == 0 ? 0 : ::poll(fds, 3, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            child_kill(pid);
+            return fail("run-timeout", n < 0 ? errno : 0, p.program, "did not finish in time");
+        }
+        exited = (fds[2].revents & POLLIN) != 0;
+        for (int i = 0; i < 2; ++i) {
+            std::string& into = i == 0 ? r.out : r.err;
+            if ((fds[i].revents != 0 || exited) && fds[i].fd >= 0 &&
+                !pipe_read_some(fds[i].fd, into, p.max_output))
+                fds[i].fd = -1;
+        }
+        if (r.out.size() + r.err.size() > p.max_output) {
+            child_kill(pid);
+            return fail("run-output-too-large", 0, p.program, "wrote too much");
+        }
+    }
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR)
+            return fail("exec-setup", errno, p.program, "waitpid");
+    }
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return r;
+}
+
+}  // namespace
+
+Result<RunAsResult> run_as(const RunAsPlan& plan)
+{
+    if (!plan.drop && (::getuid() != plan.uid || ::geteuid() != plan.uid))
+        return fail("not-target", 0, std::to_string(plan.uid), "only root may run as another account");
+    int out_p[2] = {-1, -1};
+    int err_p[2] = {-1, -1};
+    if (::pipe2(out_p, O_CLOEXEC) != 0)
+        return fail("exec-setup", errno, {}, "pipe");
+    UniqueFd out_r(out_p[0]), out_w(out_p[1]);
+    if (::pipe2(err_p, O_CLOEXEC) != 0)
+        return fail("exec-setup", errno, {}, "pipe");
+    UniqueFd err_r(err_p[0]), err_w(err_p[1]);
+    std::vector<char*> argv = cstr_array(plan.argv);
+    std::vector<char*> envp = cstr_array(plan.env);
+    pid_t pid = ::fork();
+    if (pid < 0)
+        return fail("exec-setup", errno, {}, "fork");
+    if (pid == 0)
+        child_run(plan, argv.data(), envp.data(), out_w.get(), err_w.get());
+    out_w.reset();
+    err_w.reset();
+    // glibc 2.36's <sys/pidfd.h> lacks extern "C", so call the kernel directly.
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd.valid()) {
+        int saved = errno;
+        child_kill(pid);
+        return fail("exec-setup", saved, {}, "pidfd_open");
+    }
+    ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
+    ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
+    return child_collect(plan, pid, pidfd.get(), out_r.get(), err_r.get());
+}
+
+}  // namespace tg
