@@ -20,7 +20,7 @@ BUILD="$ROOT/build-test${PREFIX#/opt/tmuxguard-test}"
 XML_DIR="$BUILD/gtest-xml"
 CTEST_LOG="$BUILD/ctest.log"
 DEPS=(cmake ninja-build g++ libacl1-dev libseccomp-dev libpam0g-dev libgtest-dev googletest
-      pamtester tmux acl strace binutils passwd procps util-linux)
+      pamtester libpam-wrapper tmux acl strace binutils passwd procps util-linux)
 
 die() {
     echo "run-all: $*" >&2
