@@ -133,6 +133,17 @@ tg::Result<tg::RuntimeDir> runtime_dir_ready(const Options& o, const struct pass
     return tg::runtime_user_dir_ensure(rt->get(), o.runtime_dir, pw.pw_uid, pw.pw_gid, *gate);
 }
 
+// +1 on the user's session count, logged.
+void session_count_note(pam_handle_t* pamh, const Options& o, const struct passwd& acct)
+{
+    tg::Result<long> n = session_count_add(o.runtime_dir, acct.pw_uid, +1);
+    if (!n)
+        log_line(pamh, LOG_WARNING, "session not counted for " + who(acct) +
+                                        " (no reaping at its logout): " + n.error().message());
+    else if (o.debug)
+        log_line(pamh, LOG_DEBUG, "sessions of " + who(acct) + ": " + std::to_string(*n));
+}
+
 }  // namespace
 
 void log_line(pam_handle_t* pamh, int priority, const std::string& text) noexcept
@@ -149,6 +160,10 @@ int session_open(pam_handle_t* pamh, const Options& o)
     }
     const struct passwd& acct = **pw;
     tg::Result<tg::RuntimeDir> dir = runtime_dir_ready(o, acct);
+    // Counted even when refused below: its close_session will come all the
+    // same, and must not end the count of the user's other sessions.
+    if (o.reap_on_logout)
+        session_count_note(pamh, o, acct);
     if (!dir) {
         log_line(pamh, LOG_ERR,
                  "refused: " + who(acct) + ": " + dir.error().message() +
@@ -169,14 +184,6 @@ int session_open(pam_handle_t* pamh, const Options& o)
                                         pam_strerror(pamh, rc));
             return refusal_status(o);
         }
-    }
-    if (o.reap_on_logout) {
-        tg::Result<long> n = session_count_add(o.runtime_dir, acct.pw_uid, +1);
-        if (!n)
-            log_line(pamh, LOG_WARNING, "session not counted for " + who(acct) +
-                                            " (no reaping at its logout): " + n.error().message());
-        else if (o.debug)
-            log_line(pamh, LOG_DEBUG, "sessions of " + who(acct) + ": " + std::to_string(*n));
     }
     return PAM_SUCCESS;
 }
