@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -183,7 +184,7 @@ tg::Result<ReapCount> reap_idle_servers(pam_handle_t* pamh, const Options& o,
         return count;  // no private tmux was ever started
     if (!td)
         return std::unexpected(td.error());
-    const std::vector<gid_t> groups = user_groups(pw);
+    std::optional<std::vector<gid_t>> groups;  // NSS only once a live server is found
     SigchldDefault sigchld;
     for (const std::string& name : user_sockets_list(td->get(), pw.pw_uid)) {
         const std::string path = tmux_dir + "/" + name;
@@ -193,9 +194,11 @@ tg::Result<ReapCount> reap_idle_servers(pam_handle_t* pamh, const Options& o,
         if (!sock.valid() || !tg::peer_verify(sock.get(), pw.pw_uid))
             continue;  // stale, gone, or not the user's own server
         ++count.servers;
+        if (!groups)
+            groups = user_groups(pw);
         const std::string shown = tg::text_safe(path);
         tg::Result<tg::RunAsResult> clients =
-            tmux_as_user(*rp, pw, groups, path, {"list-clients", "-F", "#{client_pid}"});
+            tmux_as_user(*rp, pw, *groups, path, {"list-clients", "-F", "#{client_pid}"});
         if (!clients || clients->status != 0) {
             log_line(pamh, LOG_WARNING,
                      "not reaping " + shown + ": list-clients failed" +
@@ -207,7 +210,7 @@ tg::Result<ReapCount> reap_idle_servers(pam_handle_t* pamh, const Options& o,
                 log_line(pamh, LOG_DEBUG, "not reaping " + shown + ": a client is attached");
             continue;
         }
-        tg::Result<tg::RunAsResult> kill = tmux_as_user(*rp, pw, groups, path, {"kill-server"});
+        tg::Result<tg::RunAsResult> kill = tmux_as_user(*rp, pw, *groups, path, {"kill-server"});
         if (kill && kill->status == 0) {
             ++count.reaped;
             log_line(pamh, LOG_NOTICE, "reaped " + shown + ": no client attached at logout");

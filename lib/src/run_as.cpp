@@ -176,20 +176,43 @@ Result<RunAsResult> child_collect(const RunAsPlan& p, pid_t pid, int pidfd, int 
     return r;
 }
 
+// A close-on-exec pipe whose ends are both above 2: a host with its stdio
+// closed would otherwise get fd 1 back, and the child's dup2(1, 1) would
+// keep close-on-exec, leaving the program without a stdout.
+bool pipe_above_stdio(UniqueFd& r, UniqueFd& w)
+{
+    int p[2] = {-1, -1};
+    if (::pipe2(p, O_CLOEXEC) != 0)
+        return false;
+    for (int& fd : p) {
+        if (fd > STDERR_FILENO)
+            continue;
+        const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+        const int err = errno;
+        ::close(fd);
+        fd = moved;
+        if (moved < 0) {
+            ::close(p[0] >= 0 ? p[0] : p[1]);
+            errno = err;
+            return false;
+        }
+    }
+    r.reset(p[0]);
+    w.reset(p[1]);
+    return true;
+}
+
 }  // namespace
 
 Result<RunAsResult> run_as(const RunAsPlan& plan)
 {
     if (!plan.drop && (::getuid() != plan.uid || ::geteuid() != plan.uid))
         return fail("not-target", 0, std::to_string(plan.uid), "only root may run as another account");
-    int out_p[2] = {-1, -1};
-    int err_p[2] = {-1, -1};
-    if (::pipe2(out_p, O_CLOEXEC) != 0)
+    if (plan.program.empty() || plan.program[0] != '/')
+        return fail("exec-setup", 0, plan.program, "the program must be an absolute path");
+    UniqueFd out_r, out_w, err_r, err_w;
+    if (!pipe_above_stdio(out_r, out_w) || !pipe_above_stdio(err_r, err_w))
         return fail("exec-setup", errno, {}, "pipe");
-    UniqueFd out_r(out_p[0]), out_w(out_p[1]);
-    if (::pipe2(err_p, O_CLOEXEC) != 0)
-        return fail("exec-setup", errno, {}, "pipe");
-    UniqueFd err_r(err_p[0]), err_w(err_p[1]);
     std::vector<char*> argv = cstr_array(plan.argv);
     std::vector<char*> envp = cstr_array(plan.env);
     pid_t pid = ::fork();

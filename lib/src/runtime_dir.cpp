@@ -174,12 +174,18 @@ Result<RuntimeDir> runtime_user_dir_ensure(int runtime_fd, const std::string& ru
         if (::fchownat(out.fd.get(), "", uid, gid, AT_EMPTY_PATH) != 0)
             return fail("path-error", errno, out.path, "cannot change owner");
     }
-    const bool acl_exact = runtime_user_dir_acl_exact(out.fd.get(), gate_gid);
-    // With the ACL in place st_mode's group bits show the mask (--x): 0710.
-    if ((st.st_mode & 07777) != 0710 && !out.created)
+    // With the ACL in place st_mode's group bits are the mask (--x), so
+    // the right state reads 0710; the group bits are the ACL's business.
+    const bool acl_right = runtime_user_dir_acl_exact(out.fd.get(), gate_gid);
+    const mode_t group = st.st_mode & S_IRWXG;
+    const bool mode_right = (st.st_mode & 07777 & ~mode_t{S_IRWXG}) == 0700 &&
+                            (acl_right || group == 0 || group == S_IXGRP);
+    if (!out.created && !mode_right)
         repaired_add(out.repaired, "mode " + mode_text(st.st_mode));
-    else if (!acl_exact && !out.created)
+    if (!out.created && !acl_right)
         repaired_add(out.repaired, "acl");
+    if (mode_right && acl_right)
+        return out;  // every login: nothing to write
     if (Result<void> ok = fd_chmod(out.fd.get(), 0700, out.path); !ok)
         return std::unexpected(ok.error());
     if (Result<void> ok = acl_apply_runtime_dir(out.fd.get(), gate_gid); !ok)
