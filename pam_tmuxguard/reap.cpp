@@ -4,11 +4,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <signal.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 #include <set>
@@ -27,8 +28,10 @@
 namespace tgpam {
 namespace {
 
-// A logout must not wait long on a user's server.
+// A logout must not wait long on a user's servers: each tmux command gets
+// at most kTmuxTimeoutMs, the whole reap kBudgetMs.
 constexpr int kTmuxTimeoutMs = 3000;
+constexpr int kBudgetMs = 5000;
 // Servers looked at per logout, at most.
 constexpr int kMaxServers = 64;
 constexpr std::size_t kMaxPolicyBytes = 64U << 20U;
@@ -100,22 +103,30 @@ std::vector<std::string> user_sockets_list(int dir_fd, uid_t uid)
     return out;
 }
 
-// The user's supplementary groups (NSS, as login gives them).
-std::vector<gid_t> user_groups(const struct passwd& pw)
+// The user's supplementary groups (NSS, as login gives them); a few
+// bounded tries, then an error (no reaping) rather than a guess.
+tg::Result<std::vector<gid_t>> user_groups(const struct passwd& pw)
 {
     int n = 64;
-    std::vector<gid_t> groups(static_cast<std::size_t>(n));
-    while (::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0 && n < 65536)
-        groups.resize(static_cast<std::size_t>(n));
-    groups.resize(static_cast<std::size_t>(n < 0 ? 0 : n));
-    return groups;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        std::vector<gid_t> groups(static_cast<std::size_t>(n));
+        int got = n;
+        if (::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &got) >= 0) {
+            groups.resize(static_cast<std::size_t>(got));
+            return groups;
+        }
+        if (got <= n || got > 65536)
+            break;  // failed without asking for more room: not a size problem
+        n = got;
+    }
+    return tg::fail("groups-unknown", 0, tg::text_safe(pw.pw_name), "getgrouplist failed");
 }
 
 // tmux -N -S SOCKET ARGS... as the user.
 tg::Result<tg::RunAsResult> tmux_as_user(const ReapPolicy& rp, const struct passwd& pw,
                                          const std::vector<gid_t>& groups,
                                          const std::string& socket,
-                                         const std::vector<std::string>& args)
+                                         const std::vector<std::string>& args, int timeout_ms)
 {
     tg::RunAsPlan p;
     p.drop = true;
@@ -129,40 +140,25 @@ tg::Result<tg::RunAsResult> tmux_as_user(const ReapPolicy& rp, const struct pass
     const std::string name = pw.pw_name;
     p.env = {"HOME=" + p.dir, "USER=" + name, "LOGNAME=" + name, "PATH=/usr/bin:/bin",
              "LANG=C.UTF-8", "TERM=dumb"};
-    p.timeout_ms = kTmuxTimeoutMs;
+    p.timeout_ms = timeout_ms;
     p.max_output = 1U << 16U;
     return tg::run_as(p);
 }
 
-// Sets SIGCHLD to its default for the object's lifetime (so the host's
-// handler, or SIG_IGN, does not reap our tmux child before we do), then
-// puts the host's disposition back.
-class SigchldDefault {
-public:
-    SigchldDefault()
-    {
-        struct sigaction dfl {};
-        dfl.sa_handler = SIG_DFL;
-        sigemptyset(&dfl.sa_mask);
-        saved_ok_ = ::sigaction(SIGCHLD, &dfl, &saved_) == 0;
-    }
-    ~SigchldDefault()
-    {
-        if (saved_ok_)
-            ::sigaction(SIGCHLD, &saved_, nullptr);
-    }
-    SigchldDefault(const SigchldDefault&) = delete;
-    SigchldDefault& operator=(const SigchldDefault&) = delete;
-
-private:
-    struct sigaction saved_ {};
-    bool saved_ok_ = false;
-};
+// Milliseconds left of the whole reap's budget.
+int budget_left_ms(const struct timespec& start)
+{
+    struct timespec now {};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const long long used = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
+    return used >= kBudgetMs ? 0 : static_cast<int>(kBudgetMs - used);
+}
 
 }  // namespace
 
 tg::Result<ReapCount> reap_idle_servers(pam_handle_t* pamh, const Options& o,
-                                        const struct passwd& pw)
+                                        const struct passwd& pw,
+                                        const std::function<bool()>& still_last)
 {
     ReapCount count;
     tg::Result<ReapPolicy> rp = reap_policy_read();
@@ -185,8 +181,19 @@ tg::Result<ReapCount> reap_idle_servers(pam_handle_t* pamh, const Options& o,
     if (!td)
         return std::unexpected(td.error());
     std::optional<std::vector<gid_t>> groups;  // NSS only once a live server is found
-    SigchldDefault sigchld;
-    for (const std::string& name : user_sockets_list(td->get(), pw.pw_uid)) {
+    struct timespec start {};
+    ::clock_gettime(CLOCK_MONOTONIC, &start);
+    int unchecked = 0;
+    std::string first_problem;
+    const std::vector<std::string> names = user_sockets_list(td->get(), pw.pw_uid);
+    for (const std::string& name : names) {
+        const int left = budget_left_ms(start);
+        if (left < 100) {
+            ++unchecked;
+            if (first_problem.empty())
+                first_problem = "out of time";
+            continue;
+        }
         const std::string path = tmux_dir + "/" + name;
         if (rp->share_sockets.count(path) != 0)
             continue;
@@ -194,15 +201,22 @@ tg::Result<ReapCount> reap_idle_servers(pam_handle_t* pamh, const Options& o,
         if (!sock.valid() || !tg::peer_verify(sock.get(), pw.pw_uid))
             continue;  // stale, gone, or not the user's own server
         ++count.servers;
-        if (!groups)
-            groups = user_groups(pw);
+        if (!groups) {
+            tg::Result<std::vector<gid_t>> g = user_groups(pw);
+            if (!g)
+                return std::unexpected(g.error());
+            groups = std::move(*g);
+        }
         const std::string shown = tg::text_safe(path);
         tg::Result<tg::RunAsResult> clients =
-            tmux_as_user(*rp, pw, *groups, path, {"list-clients", "-F", "#{client_pid}"});
+            tmux_as_user(*rp, pw, *groups, path, {"list-clients", "-F", "#{client_pid}"},
+                         std::min(left, kTmuxTimeoutMs));
         if (!clients || clients->status != 0) {
-            log_line(pamh, LOG_WARNING,
-                     "not reaping " + shown + ": list-clients failed" +
-                         (clients ? "" : " (" + clients.error().message() + ")"));
+            ++unchecked;
+            if (first_problem.empty())
+                first_problem = shown + ": list-clients " +
+                                (clients ? "exit " + std::to_string(clients->status)
+                                         : clients.error().reason);
             continue;
         }
         if (!clients->out.empty()) {
@@ -210,14 +224,27 @@ tg::Result<ReapCount> reap_idle_servers(pam_handle_t* pamh, const Options& o,
                 log_line(pamh, LOG_DEBUG, "not reaping " + shown + ": a client is attached");
             continue;
         }
-        tg::Result<tg::RunAsResult> kill = tmux_as_user(*rp, pw, *groups, path, {"kill-server"});
+        // A login that began while we worked wants its servers.
+        if (!still_last()) {
+            log_line(pamh, LOG_INFO, "stopped reaping: a new session of the user began");
+            break;
+        }
+        tg::Result<tg::RunAsResult> kill =
+            tmux_as_user(*rp, pw, *groups, path, {"kill-server"},
+                         std::clamp(budget_left_ms(start), 100, kTmuxTimeoutMs));
         if (kill && kill->status == 0) {
             ++count.reaped;
             log_line(pamh, LOG_NOTICE, "reaped " + shown + ": no client attached at logout");
         } else {
-            log_line(pamh, LOG_WARNING, "could not reap " + shown);
+            ++unchecked;
+            if (first_problem.empty())
+                first_problem = shown + ": kill-server failed";
         }
     }
+    if (unchecked > 0)
+        log_line(pamh, LOG_WARNING,
+                 "left " + std::to_string(unchecked) + " server(s) of the user alone (first: " +
+                     first_problem + ")");
     return count;
 }
 

@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <security/pam_modules.h>
 
+#include <functional>
 #include <string>
 
 #include "options.hpp"
@@ -24,12 +25,16 @@ struct ReapCount {
 //  2. consider only sockets owned by the user whose listening peer
 //     (SO_PEERCRED) is the user, and skip every share socket of the
 //     compiled policy (a policy that cannot be read means no reaping);
-//  3. run tmux only as the user (tg::run_as: ids dropped and proved), the
-//     trusted configured tmux, with -N, a fixed environment and a short
-//     deadline, so the user's server cannot hang the logout;
-//  4. kill a server only when `list-clients` succeeded and listed nobody;
-//  5. leave the host's SIGCHLD disposition as it found it.
+//  3. run tmux only as the user (tg::run_as: ids dropped and proved, the
+//     host's signals untouched), the trusted configured tmux, with -N and a
+//     fixed environment, within one budget for the whole reap (5 s, at most
+//     3 s per command), so the user's servers cannot hang the logout;
+//     what was left alone for want of time or answers is one log line;
+//  4. kill a server only when `list-clients` succeeded and listed nobody,
+//     and `still_last()` says no new session of the user began meanwhile;
+//  5. look at no more than 64 sockets.
 [[nodiscard]] tg::Result<ReapCount> reap_idle_servers(pam_handle_t* pamh, const Options& o,
-                                                      const struct passwd& pw);
+                                                      const struct passwd& pw,
+                                                      const std::function<bool()>& still_last);
 
 }  // namespace tgpam

@@ -23,7 +23,9 @@
 #include <security/pam_modutil.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 
 #include "reap.hpp"
@@ -38,6 +40,7 @@ namespace {
 
 // Where the per-user session counts live: RUNTIME/.sessions/UID, root 0600.
 constexpr const char* kCountDir = ".sessions";
+constexpr int kCountWidth = 20;
 
 // The account of PAM_USER, or an error.
 tg::Result<const struct passwd*> account_get(pam_handle_t* pamh)
@@ -82,9 +85,10 @@ tg::Result<tg::UniqueFd> count_dir_open(int runtime_fd, const std::string& shown
     return fd;
 }
 
-// Adds `delta` to the user's session count under an exclusive lock and
-// returns the new count (never below 0).
-tg::Result<long> session_count_add(const std::string& runtime_dir, uid_t uid, long delta)
+// The count file RUNTIME/.sessions/UID, opened (created if missing) and
+// checked: a root-owned regular file with one link.
+tg::Result<tg::UniqueFd> count_file_open(const std::string& runtime_dir, uid_t uid,
+                                         std::string& shown)
 {
     tg::Result<tg::UniqueFd> rt = tg::trusted_dir_open(runtime_dir);
     if (!rt)
@@ -94,31 +98,97 @@ tg::Result<long> session_count_add(const std::string& runtime_dir, uid_t uid, lo
     if (!dir)
         return std::unexpected(dir.error());
     const std::string name = std::to_string(uid);
-    const std::string shown = dir_shown + "/" + name;
+    shown = dir_shown + "/" + name;
     tg::UniqueFd f(::openat(dir->get(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     struct stat st {};
     if (!f.valid() || ::fstat(f.get(), &st) != 0)
         return tg::fail("path-error", errno, shown, "cannot open");
     if (!S_ISREG(st.st_mode) || st.st_uid != 0 || st.st_nlink != 1)
         return tg::fail("file-unsafe", 0, shown, "not a root-owned regular file");
-    while (::flock(f.get(), LOCK_EX) != 0) {
+    return f;
+}
+
+// The count in an open, locked count file: 0 for a new (empty) file;
+// anything else that is not one fixed-width record is damaged.
+tg::Result<long> count_parse(int fd, const std::string& shown)
+{
+    char buf[kCountWidth + 2] = {};
+    ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+    if (n < 0)
+        return tg::fail("path-error", errno, shown, "read");
+    if (n == 0)
+        return 0L;
+    long count = -1;
+    auto parsed = std::from_chars(buf, buf + kCountWidth, count);
+    if (n != kCountWidth + 1 || parsed.ec != std::errc() || parsed.ptr != buf + kCountWidth ||
+        buf[kCountWidth] != '\n' || count < 0)
+        return tg::fail("count-damaged", 0, shown, "not a session count");
+    return count;
+}
+
+// Adds `delta` to the user's session count under an exclusive lock and
+// returns the new count (never below 0). The record has a fixed width and
+// is rewritten in place, never truncated first, so a full filesystem cannot
+// leave it empty. A damaged count starts again from zero when a session
+// opens, and stops reaping when one closes.
+tg::Result<long> count_update(const std::string& runtime_dir, uid_t uid, long delta)
+{
+    std::string shown;
+    tg::Result<tg::UniqueFd> f = count_file_open(runtime_dir, uid, shown);
+    if (!f)
+        return std::unexpected(f.error());
+    while (::flock(f->get(), LOCK_EX) != 0) {
         if (errno != EINTR)
             return tg::fail("path-error", errno, shown, "flock");
     }
-    char buf[32] = {};
-    ssize_t n = ::pread(f.get(), buf, sizeof buf - 1, 0);
-    if (n < 0)
-        return tg::fail("path-error", errno, shown, "read");
-    long count = 0;
-    auto parsed = std::from_chars(buf, buf + n, count);
-    if (parsed.ec != std::errc() || count < 0)
-        count = 0;  // an empty or damaged count starts again from zero
-    count = count + delta < 0 ? 0 : count + delta;
-    const std::string text = std::to_string(count) + "\n";
-    if (::ftruncate(f.get(), 0) != 0 ||
-        ::pwrite(f.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
+    tg::Result<long> count = count_parse(f->get(), shown);
+    if (!count && !(count.error().reason == "count-damaged" && delta > 0))
+        return count;
+    const long now = std::max(0L, (count ? *count : 0L) + delta);
+    char rec[kCountWidth + 2];
+    std::snprintf(rec, sizeof rec, "%0*ld\n", kCountWidth, now);
+    if (::pwrite(f->get(), rec, kCountWidth + 1, 0) != kCountWidth + 1)
         return tg::fail("path-error", errno, shown, "write");
-    return count;  // the lock goes with the descriptor
+    return now;  // the lock goes with the descriptor
+}
+
+// The user's session count, read under a shared lock.
+tg::Result<long> count_read(const std::string& runtime_dir, uid_t uid)
+{
+    std::string shown;
+    tg::Result<tg::UniqueFd> f = count_file_open(runtime_dir, uid, shown);
+    if (!f)
+        return std::unexpected(f.error());
+    while (::flock(f->get(), LOCK_SH) != 0) {
+        if (errno != EINTR)
+            return tg::fail("path-error", errno, shown, "flock");
+    }
+    return count_parse(f->get(), shown);
+}
+
+// What a PAM handle remembers about its session (pam_set_data): whether
+// open_session counted it, so that only a counted session is uncounted,
+// by close_session or, failing that, by pam_end.
+struct Counted {
+    uid_t uid = 0;
+    std::string runtime_dir;
+    bool counted = false;
+};
+
+constexpr const char* kDataName = "pam_tmuxguard_counted";
+
+// pam_end's cleanup: a counted session that never reached close_session
+// (a failed stack, an aborted login) is uncounted here, without reaping.
+// PAM_DATA_SILENT is a forked child's pam_end: the session is not over.
+void counted_cleanup(pam_handle_t* /*pamh*/, void* data, int error_status) noexcept
+{
+    auto* c = static_cast<Counted*>(data);
+    try {
+        if (c->counted && (error_status & PAM_DATA_SILENT) == 0)
+            (void)count_update(c->runtime_dir, c->uid, -1);
+    } catch (...) {  // never into libpam
+    }
+    delete c;
 }
 
 // The runtime directory work of open_session; the refusal on error.
@@ -133,14 +203,27 @@ tg::Result<tg::RuntimeDir> runtime_dir_ready(const Options& o, const struct pass
     return tg::runtime_user_dir_ensure(rt->get(), o.runtime_dir, pw.pw_uid, pw.pw_gid, *gate);
 }
 
-// +1 on the user's session count, logged.
-void session_count_note(pam_handle_t* pamh, const Options& o, const struct passwd& acct)
+// Counts an opened session once per handle and remembers it on the handle.
+void session_count_open(pam_handle_t* pamh, const Options& o, const struct passwd& acct)
 {
-    tg::Result<long> n = session_count_add(o.runtime_dir, acct.pw_uid, +1);
-    if (!n)
+    const void* existing = nullptr;
+    if (pam_get_data(pamh, kDataName, &existing) == PAM_SUCCESS && existing != nullptr &&
+        static_cast<const Counted*>(existing)->counted)
+        return;  // a second open_session on the same handle
+    tg::Result<long> n = count_update(o.runtime_dir, acct.pw_uid, +1);
+    if (!n) {
         log_line(pamh, LOG_WARNING, "session not counted for " + who(acct) +
                                         " (no reaping at its logout): " + n.error().message());
-    else if (o.debug)
+        return;
+    }
+    auto* c = new Counted{acct.pw_uid, o.runtime_dir, true};
+    if (pam_set_data(pamh, kDataName, c, counted_cleanup) != PAM_SUCCESS) {
+        delete c;
+        (void)count_update(o.runtime_dir, acct.pw_uid, -1);
+        log_line(pamh, LOG_WARNING, "session not counted for " + who(acct) + ": pam_set_data failed");
+        return;
+    }
+    if (o.debug)
         log_line(pamh, LOG_DEBUG, "sessions of " + who(acct) + ": " + std::to_string(*n));
 }
 
@@ -160,11 +243,11 @@ int session_open(pam_handle_t* pamh, const Options& o)
     }
     const struct passwd& acct = **pw;
     tg::Result<tg::RuntimeDir> dir = runtime_dir_ready(o, acct);
-    // Counted even when refused below: its close_session will come all the
-    // same, and must not end the count of the user's other sessions.
-    if (o.reap_on_logout)
-        session_count_note(pamh, o, acct);
     if (!dir) {
+        // Whatever TMUX_TMPDIR an earlier module or the user's pam_env put
+        // there must not survive a refusal: it is gone, not just unset by us.
+        if (o.tmux_tmpdir)
+            (void)pam_putenv(pamh, "TMUX_TMPDIR");
         log_line(pamh, LOG_ERR,
                  "refused: " + who(acct) + ": " + dir.error().message() +
                      (o.tmux_tmpdir ? "; TMUX_TMPDIR not set" : ""));
@@ -180,11 +263,16 @@ int session_open(pam_handle_t* pamh, const Options& o)
     if (o.tmux_tmpdir) {
         const std::string env = "TMUX_TMPDIR=" + dir->path;
         if (int rc = pam_putenv(pamh, env.c_str()); rc != PAM_SUCCESS) {
+            (void)pam_putenv(pamh, "TMUX_TMPDIR");
             log_line(pamh, LOG_ERR, "refused: " + who(acct) + ": cannot set TMUX_TMPDIR: " +
                                         pam_strerror(pamh, rc));
             return refusal_status(o);
         }
     }
+    // Only a session that opened is counted: sshd, login, su and sudo never
+    // call close_session after a failed open_session.
+    if (o.reap_on_logout)
+        session_count_open(pamh, o, acct);
     return PAM_SUCCESS;
 }
 
@@ -198,7 +286,17 @@ int session_close(pam_handle_t* pamh, const Options& o)
         return o.on_failure == OnFailure::deny ? PAM_USER_UNKNOWN : PAM_IGNORE;
     }
     const struct passwd& acct = **pw;
-    tg::Result<long> n = session_count_add(o.runtime_dir, acct.pw_uid, -1);
+    const void* data = nullptr;
+    auto* c = pam_get_data(pamh, kDataName, &data) == PAM_SUCCESS
+                  ? const_cast<Counted*>(static_cast<const Counted*>(data))
+                  : nullptr;
+    if (c == nullptr || !c->counted || c->uid != acct.pw_uid) {
+        if (o.debug)
+            log_line(pamh, LOG_DEBUG, "not reaping for " + who(acct) + ": this session was not counted");
+        return PAM_SUCCESS;
+    }
+    tg::Result<long> n = count_update(c->runtime_dir, acct.pw_uid, -1);
+    c->counted = false;  // uncounted once, here or never
     if (!n) {
         log_line(pamh, LOG_ERR, "not reaping for " + who(acct) + ": " + n.error().message());
         return refusal_status(o);
@@ -209,15 +307,19 @@ int session_close(pam_handle_t* pamh, const Options& o)
                                           " session(s) left");
         return PAM_SUCCESS;
     }
-    tg::Result<ReapCount> r = reap_idle_servers(pamh, o, acct);
+    const std::string runtime_dir = c->runtime_dir;
+    const uid_t uid = acct.pw_uid;
+    tg::Result<ReapCount> r = reap_idle_servers(pamh, o, acct, [&runtime_dir, uid] {
+        tg::Result<long> now = count_read(runtime_dir, uid);
+        return now && *now == 0;
+    });
     if (!r) {
         log_line(pamh, LOG_ERR, "not reaping for " + who(acct) + ": " + r.error().message());
         return refusal_status(o);
     }
-    if (o.debug || r->reaped > 0)
-        log_line(pamh, r->reaped > 0 ? LOG_NOTICE : LOG_DEBUG,
-                 "last session of " + who(acct) + " ended: reaped " + std::to_string(r->reaped) +
-                     " of " + std::to_string(r->servers) + " tmux server(s)");
+    log_line(pamh, r->reaped > 0 ? LOG_NOTICE : LOG_INFO,
+             "last session of " + who(acct) + " ended: reaped " + std::to_string(r->reaped) +
+                 " of " + std::to_string(r->servers) + " tmux server(s)");
     return PAM_SUCCESS;
 }
 

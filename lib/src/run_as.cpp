@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/sched.h>
+#include <pthread.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -61,12 +64,15 @@ void child_process_reset(int out_w, int err_w)
     if (null_fd < 0 || ::dup2(null_fd, STDIN_FILENO) < 0 || ::dup2(out_w, STDOUT_FILENO) < 0 ||
         ::dup2(err_w, STDERR_FILENO) < 0)
         std::_Exit(127);
-    ::close_range(3, ~0U, 0);
+    if (::close_range(3, ~0U, 0) != 0)
+        child_abort("tmuxguard: close_range failed\n");
+    // Handlers first, then the mask the parent blocked around clone3: no
+    // host handler ever runs in this child.
+    for (int sig = 1; sig < NSIG; ++sig)
+        ::signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig)
-        ::signal(sig, SIG_DFL);
 }
 
 // A NULL-terminated char* array over `v` (which must outlive it).
@@ -79,7 +85,11 @@ std::vector<char*> cstr_array(const std::vector<std::string>& v)
     return out;
 }
 
-// The child: reset, become the target, chdir, exec. Never returns.
+// The child: reset, become the target, chdir, then fork the program and
+// pass its status on as our own. Never returns. The extra process is what
+// keeps the host out: this child never execs, so it keeps exit_signal 0
+// (execve resets it to SIGCHLD), and the host's SIGCHLD handler, SIG_IGN
+// auto-reaping or waitpid(-1) never see it; the program is its child.
 [[noreturn]] void child_run(const RunAsPlan& p, char* const* argv, char* const* envp, int out_w,
                             int err_w)
 {
@@ -90,8 +100,22 @@ std::vector<char*> cstr_array(const std::vector<std::string>& v)
         child_abort("tmuxguard: caller is not the target account\n");
     if ((p.dir.empty() || p.dir[0] != '/' || ::chdir(p.dir.c_str()) != 0) && ::chdir("/") != 0)
         child_abort("tmuxguard: cannot change directory\n");
-    ::execve(p.program.c_str(), argv, envp);
-    child_abort("tmuxguard: cannot execute the program\n");
+    const pid_t program = ::fork();
+    if (program < 0)
+        child_abort("tmuxguard: fork failed\n");
+    if (program == 0) {
+        ::execve(p.program.c_str(), argv, envp);
+        child_abort("tmuxguard: cannot execute the program\n");
+    }
+    ::close(STDIN_FILENO);
+    ::close(STDOUT_FILENO);
+    ::close(STDERR_FILENO);
+    int st = 0;
+    while (::waitpid(program, &st, 0) < 0) {
+        if (errno != EINTR)
+            std::_Exit(127);
+    }
+    std::_Exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 }
 
 // Milliseconds left until `deadline` (CLOCK_MONOTONIC), at least 0.
@@ -119,21 +143,56 @@ bool pipe_read_some(int fd, std::string& into, std::size_t max)
     }
 }
 
-// Kills the child's process group (it is a session leader, so the group
-// holds only its descendants; a daemonised tmux server is not among them)
-// and reaps the child, after a timeout or runaway output.
-void child_kill(pid_t pid)
-{
-    ::kill(-pid, SIGKILL);
-    ::kill(pid, SIGKILL);
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+// The child of one run: only we can wait for it (clone3 with exit_signal 0
+// sends the host no SIGCHLD, and waitpid(-1) without __WALL does not see
+// it; it never execs, which would reset that), and on every way out it is
+// killed and reaped, exceptions included.
+// <linux/wait.h> clashes with glibc's <sys/wait.h>; the kernel's value.
+constexpr int kPidfdIdType = 3;  // P_PIDFD
+
+class ChildGuard {
+public:
+    ChildGuard(pid_t pid, int pidfd) : pid_(pid), pidfd_(pidfd) {}
+    ChildGuard(const ChildGuard&) = delete;
+    ChildGuard& operator=(const ChildGuard&) = delete;
+    ~ChildGuard()
+    {
+        if (!reaped_)
+            kill_and_reap();
     }
-}
+    [[nodiscard]] int pidfd() const { return pidfd_.get(); }
+
+    // Kills the child's process group (it is a session leader, so the group
+    // holds only its descendants; a daemonised tmux server is not among
+    // them; the unreaped child keeps its pid from being reused), then reaps.
+    void kill_and_reap()
+    {
+        ::kill(-pid_, SIGKILL);
+        (void)::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0U);
+        (void)reap();
+    }
+    // Waits for the child through its pidfd; its status, or -1.
+    int reap()
+    {
+        siginfo_t si {};
+        while (::syscall(SYS_waitid, kPidfdIdType, pidfd_.get(), &si, WEXITED | __WALL, nullptr) != 0) {
+            if (errno != EINTR)
+                return -1;
+        }
+        reaped_ = true;
+        // child_run passes the program's status on as its exit code.
+        return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+    }
+
+private:
+    pid_t pid_;
+    UniqueFd pidfd_;
+    bool reaped_ = false;
+};
 
 // Reads both pipes until the child exits (pidfd), within the deadline, then
 // reaps it. A grandchild keeping a pipe open cannot hold us.
-Result<RunAsResult> child_collect(const RunAsPlan& p, pid_t pid, int pidfd, int out_r, int err_r)
+Result<RunAsResult> child_collect(const RunAsPlan& p, ChildGuard& child, int out_r, int err_r)
 {
     RunAsResult r;
     struct timespec deadline {};
@@ -144,7 +203,7 @@ Result<RunAsResult> child_collect(const RunAsPlan& p, pid_t pid, int pidfd, int 
         deadline.tv_sec += 1;
         deadline.tv_nsec -= 1000000000L;
     }
-    struct pollfd fds[3] = {{out_r, POLLIN, 0}, {err_r, POLLIN, 0}, {pidfd, POLLIN, 0}};
+    struct pollfd fds[3] = {{out_r, POLLIN, 0}, {err_r, POLLIN, 0}, {child.pidfd(), POLLIN, 0}};
     bool exited = false;
     while (!exited) {
         int left = deadline_left_ms(deadline);
@@ -152,7 +211,7 @@ Result<RunAsResult> child_collect(const RunAsPlan& p, pid_t pid, int pidfd, int 
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            child_kill(pid);
+            child.kill_and_reap();
             return fail("run-timeout", n < 0 ? errno : 0, p.program, "did not finish in time");
         }
         exited = (fds[2].revents & POLLIN) != 0;
@@ -163,16 +222,13 @@ Result<RunAsResult> child_collect(const RunAsPlan& p, pid_t pid, int pidfd, int 
                 fds[i].fd = -1;
         }
         if (r.out.size() + r.err.size() > p.max_output) {
-            child_kill(pid);
+            child.kill_and_reap();
             return fail("run-output-too-large", 0, p.program, "wrote too much");
         }
     }
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0) {
-        if (errno != EINTR)
-            return fail("exec-setup", errno, p.program, "waitpid");
-    }
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r.status = child.reap();
+    if (r.status < 0)
+        return fail("exec-setup", errno, p.program, "waitid");
     return r;
 }
 
@@ -215,23 +271,29 @@ Result<RunAsResult> run_as(const RunAsPlan& plan)
         return fail("exec-setup", errno, {}, "pipe");
     std::vector<char*> argv = cstr_array(plan.argv);
     std::vector<char*> envp = cstr_array(plan.env);
-    pid_t pid = ::fork();
-    if (pid < 0)
-        return fail("exec-setup", errno, {}, "fork");
+    // Every signal blocked across clone3, so no host handler runs in the
+    // child before it has reset them (child_process_reset).
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &old);
+    int pidfd = -1;
+    struct clone_args ca {};
+    ca.flags = CLONE_PIDFD;
+    ca.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd);
+    ca.exit_signal = 0;
+    const long pid = ::syscall(SYS_clone3, &ca, sizeof ca);
     if (pid == 0)
         child_run(plan, argv.data(), envp.data(), out_w.get(), err_w.get());
+    const int err = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (pid < 0)
+        return fail("exec-setup", err, {}, "clone3");
+    ChildGuard child(static_cast<pid_t>(pid), pidfd);
     out_w.reset();
     err_w.reset();
-    // glibc 2.36's <sys/pidfd.h> lacks extern "C", so call the kernel directly.
-    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-    if (!pidfd.valid()) {
-        int saved = errno;
-        child_kill(pid);
-        return fail("exec-setup", saved, {}, "pidfd_open");
-    }
     ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
     ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
-    return child_collect(plan, pid, pidfd.get(), out_r.get(), err_r.get());
+    return child_collect(plan, child, out_r.get(), err_r.get());
 }
 
 }  // namespace tg

@@ -21,8 +21,14 @@
 //     "run-output-too-large"), so a hostile peer cannot hang or flood the
 //     caller;
 //  5. change nothing of the caller's process: no ids, umask, signal
-//     dispositions or descriptors (the caller keeps a SIGCHLD handler; it
-//     must not reap the child first, see pam_tmuxguard's use);
+//     dispositions, mask or descriptors. The child is made with clone3
+//     (CLONE_PIDFD, exit_signal 0) and never execs (it forks the program
+//     and exits with its status): the host gets no SIGCHLD for it, SIG_IGN
+//     does not auto-reap it, its waitpid(-1) cannot reap it, and it is
+//     waited for by pidfd; signals
+//     are blocked across clone3 so no host handler runs in the child; on
+//     every way out (timeout, error, exception) the child is killed and
+//     reaped;
 //  6. return the exit status (128 + N when killed by signal N) and the
 //     output as data, never printed.
 #pragma once
@@ -56,7 +62,7 @@ struct RunAsResult {
     std::string err;
 };
 
-// Errors: "exec-setup" (pipe, fork, pidfd, waitpid), "run-timeout",
+// Errors: "exec-setup" (pipe, clone3, waitid, a relative program), "run-timeout",
 // "run-output-too-large", "not-target" (no drop and the caller is not uid).
 [[nodiscard]] Result<RunAsResult> run_as(const RunAsPlan& plan);
 
