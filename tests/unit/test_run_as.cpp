@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -615,35 +616,42 @@ TEST_F(RunAs, Clause5_HostSigchldDispositionNeitherStealsNorHearsTheChild)
 
 // Clause 2: a host signal arriving while the child starts never runs the
 // host's handler in the child (signals are blocked across clone3 and the
-// child resets handlers before it unblocks them).
+// child resets handlers before it unblocks them). The storm runs in a
+// forked process with a process group of its own, so kill(0, ...) reaches
+// only it and its run_as children, never ctest.
 TEST_F(RunAs, Clause2_HostHandlersNeverRunInTheChild)
 {
-    static pid_t parent = 0;
-    parent = ::getpid();
-    struct sigaction h {}, old {};
-    h.sa_handler = [](int) {
-        if (::getpid() != parent)
-            ::_exit(99);  // ran in the child: its status says so
-    };
-    ASSERT_EQ(::sigaction(SIGUSR1, &h, &old), 0);
-    std::atomic<bool> stop{false};
-    std::thread storm([&] {
-        while (!stop)
-            ::kill(0, SIGUSR1);  // the whole process group, children included
-    });
-    int bad = 0;
-    for (int i = 0; i < 100; ++i) {
-        auto r = tg::run_as(plan_dropped("/bin/true", {"true"}));
-        // 99: the host's handler ran in the child. (A pending SIGUSR1 may
-        // still kill the child by its default action: 128+10 is fine.)
-        if (!r || r->status == 99) {
-            if (bad == 0)
-                ADD_FAILURE() << (r ? "status " + std::to_string(r->status) : r.error().message());
-            ++bad;
+    const pid_t host = ::fork();
+    ASSERT_GE(host, 0);
+    if (host == 0) {
+        ::setpgid(0, 0);
+        static pid_t parent = 0;
+        parent = ::getpid();
+        struct sigaction h {};
+        h.sa_handler = [](int) {
+            if (::getpid() != parent)
+                ::_exit(99);  // ran in the child: its status says so
+        };
+        ::sigaction(SIGUSR1, &h, nullptr);
+        std::atomic<bool> stop{false};
+        std::thread storm([&] {
+            while (!stop)
+                ::kill(0, SIGUSR1);  // this process group, run_as's children included
+        });
+        int bad = 0;
+        for (int i = 0; i < 100; ++i) {
+            // 99: the host's handler ran in the child. (A pending SIGUSR1
+            // may still kill the child by its default action: 128+10.)
+            auto r = tg::run_as(plan_dropped("/bin/true", {"true"}));
+            if (!r || r->status == 99)
+                ++bad;
         }
+        stop = true;
+        storm.join();
+        ::_exit(bad == 0 ? 0 : 1);
     }
-    stop = true;
-    storm.join();
-    ::sigaction(SIGUSR1, &old, nullptr);
-    EXPECT_EQ(bad, 0) << "a host handler ran in a child";
+    int st = 0;
+    ASSERT_EQ(::waitpid(host, &st, 0), host);
+    ASSERT_TRUE(WIFEXITED(st)) << "the storm process died of signal " << WTERMSIG(st);
+    EXPECT_EQ(WEXITSTATUS(st), 0) << "a host handler ran in a run_as child";
 }
