@@ -63,6 +63,14 @@ std::string who(const struct passwd& pw)
            std::to_string(pw.pw_uid) + ")";
 }
 
+// Removes TMUX_TMPDIR from the PAM environment if it is there (libpam
+// logs an error for deleting a name that is not set).
+void tmux_tmpdir_remove(pam_handle_t* pamh)
+{
+    if (pam_getenv(pamh, "TMUX_TMPDIR") != nullptr)
+        (void)pam_putenv(pamh, "TMUX_TMPDIR");
+}
+
 // The status for a refusal, as configured.
 int refusal_status(const Options& o)
 {
@@ -247,7 +255,7 @@ int session_open(pam_handle_t* pamh, const Options& o)
         // Whatever TMUX_TMPDIR an earlier module or the user's pam_env put
         // there must not survive a refusal: it is gone, not just unset by us.
         if (o.tmux_tmpdir)
-            (void)pam_putenv(pamh, "TMUX_TMPDIR");
+            tmux_tmpdir_remove(pamh);
         log_line(pamh, LOG_ERR,
                  "refused: " + who(acct) + ": " + dir.error().message() +
                      (o.tmux_tmpdir ? "; TMUX_TMPDIR not set" : ""));
@@ -263,7 +271,7 @@ int session_open(pam_handle_t* pamh, const Options& o)
     if (o.tmux_tmpdir) {
         const std::string env = "TMUX_TMPDIR=" + dir->path;
         if (int rc = pam_putenv(pamh, env.c_str()); rc != PAM_SUCCESS) {
-            (void)pam_putenv(pamh, "TMUX_TMPDIR");
+            tmux_tmpdir_remove(pamh);
             log_line(pamh, LOG_ERR, "refused: " + who(acct) + ": cannot set TMUX_TMPDIR: " +
                                         pam_strerror(pamh, rc));
             return refusal_status(o);

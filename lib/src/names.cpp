@@ -113,9 +113,10 @@ bool name_is_clean_abs_path(std::string_view s)
     return true;
 }
 
-// Control bytes and every byte >= 0x7f become \xNN (so no C0, DEL or C1
-// control, raw or UTF-8 encoded, reaches root's terminal from a share's
-// server); printable ASCII is kept. Names are ASCII by policy anyway.
+// Control bytes, every byte >= 0x7f and the backslash itself become \xNN
+// (so no C0, DEL or C1 control, raw or UTF-8 encoded, reaches root's
+// terminal or a log, and a literal "\x1b" cannot pass for an escaped ESC);
+// other printable ASCII is kept. Names are ASCII by policy anyway.
 std::string text_safe(std::string_view s)
 {
     static constexpr char kHex[] = "0123456789abcdef";
@@ -123,7 +124,7 @@ std::string text_safe(std::string_view s)
     out.reserve(s.size());
     for (char ch : s) {
         auto c = static_cast<unsigned char>(ch);
-        if (c < 0x20 || c >= 0x7f) {
+        if (c < 0x20 || c >= 0x7f || c == '\\') {
             out += "\\x";
             out += kHex[c >> 4U];
             out += kHex[c & 0xfU];

@@ -23,32 +23,39 @@
 namespace tg {
 namespace {
 
-// Writes a message to the child's stderr (the pipe) and aborts.
+// The child is made by a raw clone3, so glibc never prepared it the way it
+// prepares a fork(): another host thread may have held a malloc or thread
+// list lock at that moment. From here to execve the child therefore makes
+// raw system calls only: no malloc, no glibc fork(), and none of glibc's
+// set*id wrappers (they would signal the host's other threads, which do
+// not exist here, and wait for them for ever).
+
+// Writes a message to the child's stderr (the pipe) and exits 126.
 [[noreturn]] void child_abort(const char* msg)
 {
     ssize_t ignored = ::write(STDERR_FILENO, msg, std::strlen(msg));
     (void)ignored;
-    std::abort();
+    std::_Exit(126);
 }
 
 // Permanently becomes the target and proves it (STYLE.md 4).
 void child_ids_drop(const RunAsPlan& p)
 {
-    if (::setgroups(p.groups.size(), p.groups.data()) != 0)
+    if (::syscall(SYS_setgroups, p.groups.size(), p.groups.data()) != 0)
         child_abort("tmuxguard: setgroups failed\n");
-    if (::setresgid(p.gid, p.gid, p.gid) != 0)
+    if (::syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0)
         child_abort("tmuxguard: setresgid failed\n");
-    if (::setresuid(p.uid, p.uid, p.uid) != 0)
+    if (::syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0)
         child_abort("tmuxguard: setresuid failed\n");
     uid_t ru = 0, eu = 0, su = 0;
     gid_t rg = 0, eg = 0, sg = 0;
-    if (::getresuid(&ru, &eu, &su) != 0 || ru != p.uid || eu != p.uid || su != p.uid)
+    if (::syscall(SYS_getresuid, &ru, &eu, &su) != 0 || ru != p.uid || eu != p.uid || su != p.uid)
         child_abort("tmuxguard: uid not dropped\n");
-    if (::getresgid(&rg, &eg, &sg) != 0 || rg != p.gid || eg != p.gid || sg != p.gid)
+    if (::syscall(SYS_getresgid, &rg, &eg, &sg) != 0 || rg != p.gid || eg != p.gid || sg != p.gid)
         child_abort("tmuxguard: gid not dropped\n");
-    if (p.uid != 0 && ::setresuid(0, 0, 0) == 0)
+    if (p.uid != 0 && ::syscall(SYS_setresuid, 0, 0, 0) == 0)
         child_abort("tmuxguard: root regained after drop\n");
-    if (p.uid != 0 && p.gid != 0 && ::setresgid(0, 0, 0) == 0)
+    if (p.uid != 0 && p.gid != 0 && ::syscall(SYS_setresgid, 0, 0, 0) == 0)
         child_abort("tmuxguard: root group regained after drop\n");
 }
 
@@ -100,7 +107,8 @@ std::vector<char*> cstr_array(const std::vector<std::string>& v)
         child_abort("tmuxguard: caller is not the target account\n");
     if ((p.dir.empty() || p.dir[0] != '/' || ::chdir(p.dir.c_str()) != 0) && ::chdir("/") != 0)
         child_abort("tmuxguard: cannot change directory\n");
-    const pid_t program = ::fork();
+    // A raw fork (clone with SIGCHLD): glibc's fork() would take locks.
+    const auto program = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
     if (program < 0)
         child_abort("tmuxguard: fork failed\n");
     if (program == 0) {

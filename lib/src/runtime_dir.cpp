@@ -2,6 +2,7 @@
 #include "tmuxguard/runtime_dir.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -115,6 +116,25 @@ bool runtime_user_dir_acl_exact(int fd, gid_t gate_gid)
     return seen == 5;
 }
 
+// RUNTIME/.lock, root's 0600 regular file, locked exclusively. Users cannot
+// open it (RUNTIME is root's 0755, the file 0600), so none can hold the
+// lock and stall logins; root holds it for microseconds.
+Result<UniqueFd> runtime_lock(int runtime_fd, const std::string& runtime_path)
+{
+    const std::string shown = runtime_path + "/.lock";
+    UniqueFd fd(::openat(runtime_fd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    struct stat st {};
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0)
+        return fail("path-error", errno, shown, "cannot open");
+    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077) != 0)
+        return fail("file-unsafe", 0, shown, "not root's 0600 regular file");
+    while (::flock(fd.get(), LOCK_EX) != 0) {
+        if (errno != EINTR)
+            return fail("path-error", errno, shown, "flock");
+    }
+    return fd;
+}
+
 void repaired_add(std::string& what, const std::string& item)
 {
     what += what.empty() ? item : ", " + item;
@@ -153,6 +173,11 @@ Result<RuntimeDir> runtime_user_dir_ensure(int runtime_fd, const std::string& ru
 {
     RuntimeDir out;
     out.path = runtime_user_dir_path(runtime_path, uid);
+    // One creator at a time: a second login of the same user must not find
+    // root's bare directory between mkdirat and the ACL and "repair" it.
+    Result<UniqueFd> lock = runtime_lock(runtime_fd, runtime_path);
+    if (!lock)
+        return std::unexpected(lock.error());
     const std::string name = std::to_string(uid);
     if (::mkdirat(runtime_fd, name.c_str(), 0700) == 0)
         out.created = true;

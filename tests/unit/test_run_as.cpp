@@ -655,3 +655,33 @@ TEST_F(RunAs, Clause2_HostHandlersNeverRunInTheChild)
     ASSERT_TRUE(WIFEXITED(st)) << "the storm process died of signal " << WTERMSIG(st);
     EXPECT_EQ(WEXITSTATUS(st), 0) << "a host handler ran in a run_as child";
 }
+
+// Clause 5 in a multithreaded host (sshd with a helper thread, say): another
+// thread holding a malloc lock at the moment of clone3 must not deadlock the
+// child, which makes only raw system calls until execve.
+TEST_F(RunAs, Clause5_BusyHostThreadsNeverStallTheChild)
+{
+    std::atomic<bool> stop{false};
+    std::thread churn([&] {
+        while (!stop) {
+            std::vector<std::string> v;
+            for (int i = 0; i < 64; ++i)
+                v.emplace_back(std::string(static_cast<std::size_t>(100 + i * 37), 'x'));
+        }
+    });
+    int stalled = 0;
+    std::string first;
+    for (int i = 0; i < 200; ++i) {
+        tg::RunAsPlan p = plan_dropped("/bin/true", {"true"});
+        p.timeout_ms = 2000;
+        auto r = tg::run_as(p);
+        if (!r || r->status != 0) {
+            if (first.empty())
+                first = r ? "status " + std::to_string(r->status) + " " + r->err : r.error().message();
+            ++stalled;
+        }
+    }
+    stop = true;
+    churn.join();
+    EXPECT_EQ(stalled, 0) << first;
+}

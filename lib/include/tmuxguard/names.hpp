@@ -27,9 +27,10 @@ inline constexpr std::size_t kMaxNameLen = 64;
 // bytes, at most PATH_MAX-1 bytes.
 [[nodiscard]] bool name_is_clean_abs_path(std::string_view s);
 
-// `s` with every control byte (< 0x20) and every byte >= 0x7f written as
-// \xNN (so no C0, DEL or C1 control, raw or UTF-8 encoded), so nothing read
-// from a file, NSS, tmux or PAM can drive a terminal or forge a log line.
+// `s` with every control byte (< 0x20), every byte >= 0x7f and '\\' written
+// as \xNN (so no C0, DEL or C1 control, raw or UTF-8 encoded, and the
+// escaping is unambiguous), so nothing read from a file, NSS, tmux or PAM
+// can drive a terminal or forge a log line.
 [[nodiscard]] std::string text_safe(std::string_view s);
 
 }  // namespace tg

@@ -47,7 +47,9 @@ struct RuntimeDir {
 // mode or a missing or different gate entry is repaired. Refused and left
 // untouched: a symlink ("path-symlink"), anything not a directory or a
 // directory of another user ("path-unsafe-dir"), a named ACL entry other than
-// the gate's or a default ACL ("acl-overgrant").
+// the gate's or a default ACL ("acl-overgrant"). Creators take turns on
+// RUNTIME/.lock (root 0600, flock), so no call sees another's half-made
+// directory.
 [[nodiscard]] Result<RuntimeDir> runtime_user_dir_ensure(int runtime_fd,
                                                         const std::string& runtime_path,
                                                         uid_t uid, gid_t gid, gid_t gate_gid);
