@@ -102,6 +102,10 @@ public:
     [[nodiscard]] const std::string& team_group() const { return team_group_; }
     // A name unique in this run: TAG-what-N (also a valid tmux -L name).
     [[nodiscard]] std::string unique_name(std::string_view what);
+    // An account whose name needs escaping and --badname: TAG + kOddSuffix
+    // (UTF-8 bytes, '.', '_', '$'). Created on first use; its name is armed
+    // for cleanup with the others, so it is removed like them.
+    [[nodiscard]] const Account& odd_user();
     // Records an outer tmux server (-L name) before it is started, and its pid after.
     void outer_register_name(const std::string& name);
     void outer_register_pid(pid_t pid);
@@ -120,11 +124,15 @@ private:
     std::string team_group_;
     gid_t gate_gid_ = 0;
     std::vector<Account> accounts_;
+    Account odd_;  // apart from accounts_: references into that stay valid
     bool ready_ = false;
     bool complete_ = false;
     int lock_fd_ = -1;
     unsigned counter_ = 0;
 };
+
+// What World::odd_user() appends to the tag: "-é.x-y_z$" (é as UTF-8).
+inline constexpr const char* kOddSuffix = "-\xc3\xa9.x-y_z$";
 
 // Installs the signal handlers and the atexit hook that remove the world.
 void world_cleanup_install();

@@ -376,6 +376,8 @@ void World::teardown()
     cleanup_run();
     for (const auto& a : accounts_)
         EXPECT_EQ(getpwnam(a.name.c_str()), nullptr) << "account left behind: " << a.name;
+    const std::string odd = tag_ + kOddSuffix;
+    EXPECT_EQ(getpwnam(odd.c_str()), nullptr) << "account left behind: " << odd;
     EXPECT_EQ(getgrnam(gate_group_.c_str()), nullptr) << "group left behind: " << gate_group_;
     EXPECT_FALSE(fs::exists(prefix_baked())) << prefix_baked() << " left behind";
     if (lock_fd_ >= 0)
@@ -386,13 +388,17 @@ void World::teardown()
 void World::world_leftovers_remove()
 {
     static const std::regex ours("^tg[0-9a-f]{5}-[a-z0-9-]+$");
+    static const std::regex tag_ok("^tg[0-9a-f]{5}$");
     std::ifstream in(kStateFile);
-    std::string kind, name;
+    std::string kind, name, tag;
     std::vector<std::string> groups;
     while (in >> kind >> name) {
         if (kind == "prefix" && prefix_is_test_prefix(name))
             fs::remove_all(name);
-        if (!std::regex_match(name, ours))
+        if (kind == "tag" && std::regex_match(name, tag_ok))
+            tag = name;
+        const bool odd = kind == "user" && !tag.empty() && name == tag + kOddSuffix;
+        if (!odd && !std::regex_match(name, ours))
             continue;
         if (kind == "outer") {
             (void)root_run({"tmux", "-L", name, "kill-server"});
@@ -421,6 +427,8 @@ bool World::world_state_write()
         users.push_back(tag_ + "-" + role);
         text += "user " + users.back() + "\n";
     }
+    users.push_back(tag_ + kOddSuffix);
+    text += "user " + users.back() + "\n";
     if (!file_append_sync(kStateFile, text))
         return false;
     cleanup_arm(tag_, users, {gate_group_, team_group_});
@@ -496,6 +504,23 @@ const Account& World::user(std::string_view role) const
     static const Account none{"none", "root-never", 0, 0, "/"};
     ADD_FAILURE() << "no account for role " << role << " (did the world set up?)";
     return none;
+}
+
+const Account& World::odd_user()
+{
+    if (!odd_.name.empty())
+        return odd_;
+    const std::string name = tag_ + kOddSuffix;
+    RunResult r = root_run({"useradd", "--badname", "-m", "-s", "/bin/sh", name});
+    const struct passwd* pw = getpwnam(name.c_str());
+    if (r.status != 0 || pw == nullptr) {
+        ADD_FAILURE() << "useradd --badname " << name << "\n" << r.both();
+        static const Account none{"none", "root-never", 0, 0, "/"};
+        return none;
+    }
+    cleanup_uid_add(pw->pw_uid);
+    odd_ = Account{"odd", name, pw->pw_uid, pw->pw_gid, pw->pw_dir};
+    return odd_;
 }
 
 std::string World::unique_name(std::string_view what)
