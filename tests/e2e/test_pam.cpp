@@ -1049,6 +1049,20 @@ TEST_F(Pam, ReapOnLogoutEndsOnlyIdleServersAtTheLastLogout)
     EXPECT_EQ(count.mode, 0600u);
 }
 
+// The last logout reaped the user's idle `default` server, logged exactly
+// so, and its process is gone.
+void expect_reaped_default(const Captured& c, const std::string& svc, const std::string& dir,
+                           const Account& u, pid_t idle)
+{
+    EXPECT_EQ(logged(c, svc),
+              (Lines{{LOG_NOTICE, "reaped " + dir + "/tmux-" + std::to_string(u.uid) +
+                                      "/default: no client attached at logout"},
+                     {LOG_NOTICE,
+                      "last session of " + who(u) + " ended: reaped 1 of 1 tmux server(s)"}}))
+        << c.dump();
+    EXPECT_TRUE(wait_until([&] { return !proc_is_alive(idle); })) << "nothing was reaped";
+}
+
 // A login whose handle ends without close_session (an aborted login: sshd,
 // login and su skip close after a failure later in the stack) gives its
 // count back, so the user's next last logout still reaps.
@@ -1069,13 +1083,7 @@ TEST_F(Pam, AbortedLoginDoesNotKeepServersAlive)
     EXPECT_EQ(c.get("aborted.open"), "PAM_SUCCESS") << c.dump();
     EXPECT_EQ(c.get("next.open"), "PAM_SUCCESS");
     EXPECT_EQ(c.get("next.close"), "PAM_SUCCESS");
-    EXPECT_EQ(logged(c, "reap"),
-              (Lines{{LOG_NOTICE, "reaped " + dir + "/tmux-" + std::to_string(u.uid) +
-                                      "/default: no client attached at logout"},
-                     {LOG_NOTICE,
-                      "last session of " + who(u) + " ended: reaped 1 of 1 tmux server(s)"}}))
-        << c.dump();
-    EXPECT_TRUE(wait_until([&] { return !proc_is_alive(idle); })) << "nothing was reaped";
+    expect_reaped_default(c, "reap", dir, u, idle);
 }
 
 // Without reap_on_logout the last logout leaves an idle server alone.
@@ -1246,13 +1254,7 @@ TEST_F(Pam, HostProcessStateIsUnchangedByOpenAndReapingClose)
     EXPECT_EQ(c.get("close"), "PAM_SUCCESS");
     EXPECT_EQ(c.get("after"), c.get("before"));
     EXPECT_TRUE(contains(c.get("before"), "umask 27\n")) << c.get("before");
-    EXPECT_EQ(logged(c, "host"),
-              (Lines{{LOG_NOTICE, "reaped " + dir + "/tmux-" + std::to_string(u.uid) +
-                                      "/default: no client attached at logout"},
-                     {LOG_NOTICE,
-                      "last session of " + who(u) + " ended: reaped 1 of 1 tmux server(s)"}}))
-        << c.dump();
-    EXPECT_TRUE(wait_until([&] { return !proc_is_alive(idle); })) << "nothing was reaped";
+    expect_reaped_default(c, "host", dir, u, idle);
 }
 
 // ---------------------------------------------------------------- 12. pamtester
