@@ -1,0 +1,326 @@
+// The pty relay (relay.hpp has the contract).
+#include "tmuxguard/relay.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace tg {
+namespace {
+
+// tmux 3.3a's words when its access list refuses a client.
+constexpr std::string_view kRefusal = "access not allowed";
+constexpr std::size_t kTailKeep = 256;
+
+// The guest's terminal mode, saved once and put back on every way out.
+class TerminalMode {
+public:
+    explicit TerminalMode(int fd) : fd_(fd) { saved_ok_ = ::isatty(fd) && ::tcgetattr(fd, &saved_) == 0; }
+    TerminalMode(const TerminalMode&) = delete;
+    TerminalMode& operator=(const TerminalMode&) = delete;
+    ~TerminalMode() { restore(); }
+
+    void raw()
+    {
+        if (!saved_ok_)
+            return;
+        struct termios t = saved_;
+        ::cfmakeraw(&t);
+        (void)::tcsetattr(fd_, TCSADRAIN, &t);
+    }
+    void restore()
+    {
+        if (saved_ok_)
+            (void)::tcsetattr(fd_, TCSADRAIN, &saved_);
+    }
+
+private:
+    int fd_;
+    bool saved_ok_ = false;
+    struct termios saved_ {};
+};
+
+// Copies the guest terminal's window size to the pty (the kernel then
+// sends SIGWINCH to the client).
+void winsize_copy(int guest_fd, int master_fd)
+{
+    struct winsize ws {};
+    if (::ioctl(guest_fd, TIOCGWINSZ, &ws) == 0)
+        (void)::ioctl(master_fd, TIOCSWINSZ, &ws);
+}
+
+// write() until done; false on an error other than EINTR/EAGAIN.
+bool write_all(int fd, const char* p, std::size_t n)
+{
+    while (n > 0) {
+        ssize_t w = ::write(fd, p, n);
+        if (w < 0 && (errno == EINTR || errno == EAGAIN)) {
+            struct pollfd pf {fd, POLLOUT, 0};
+            (void)::poll(&pf, 1, 1000);
+            continue;
+        }
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+    return true;
+}
+
+int wait_status(int st)
+{
+    return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
+}
+
+// The relay's state across one attach.
+struct Relay {
+    int guest_in;
+    int guest_out;
+    int master;
+    pid_t child;
+    TerminalMode mode;
+    std::string tail;  // the last bytes the client wrote
+    RelayEnd end;
+    bool child_done = false;
+    bool guest_in_open = true;
+    bool master_open = true;
+
+    Relay(int in, int out, int m, pid_t c) : guest_in(in), guest_out(out), master(m), child(c), mode(in) {}
+
+    // Client output to the guest; keeps the tail for the refusal check.
+    void from_master()
+    {
+        char buf[16384];
+        ssize_t n = ::read(master, buf, sizeof buf);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            return;
+        if (n <= 0) {  // EIO: every slave descriptor is closed
+            master_open = false;
+            return;
+        }
+        tail.append(buf, static_cast<std::size_t>(n));
+        if (tail.size() > kTailKeep)
+            tail.erase(0, tail.size() - kTailKeep);
+        if (!write_all(guest_out, buf, static_cast<std::size_t>(n)))
+            hang_up(SIGHUP);  // the guest's terminal is gone
+    }
+
+    // Guest keys to the client.
+    void from_guest()
+    {
+        char buf[4096];
+        ssize_t n = ::read(guest_in, buf, sizeof buf);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            return;
+        if (n <= 0) {
+            guest_in_open = false;
+            return;
+        }
+        if (!write_all(master, buf, static_cast<std::size_t>(n)))
+            master_open = false;
+    }
+
+    // Stops the relay itself with the terminal as the guest had it; on
+    // SIGCONT puts raw mode and the window size back.
+    void stop_self()
+    {
+        mode.restore();
+        ::kill(::getpid(), SIGSTOP);
+        mode.raw();
+        winsize_copy(guest_in, master);
+    }
+
+    void hang_up(int sig)
+    {
+        if (end.signal == 0)
+            end.signal = sig;
+        ::kill(child, SIGHUP);
+    }
+
+    void child_check()
+    {
+        int st = 0;
+        pid_t r = ::waitpid(child, &st, WNOHANG | WUNTRACED);
+        if (r != child)
+            return;
+        if (WIFSTOPPED(st)) {
+            stop_self();
+            ::kill(child, SIGCONT);
+            return;
+        }
+        end.status = wait_status(st);
+        child_done = true;
+    }
+
+    void on_signal(int sig)
+    {
+        switch (sig) {
+        case SIGCHLD:
+            child_check();
+            break;
+        case SIGWINCH:
+            winsize_copy(guest_in, master);
+            break;
+        case SIGCONT:
+            mode.raw();
+            winsize_copy(guest_in, master);
+            break;
+        case SIGTSTP:
+        case SIGTTIN:
+        case SIGTTOU:
+            stop_self();
+            break;
+        default:  // SIGTERM, SIGHUP, SIGINT, SIGQUIT
+            hang_up(sig);
+            break;
+        }
+    }
+
+    // After the client ended: what is still in the pty, then close it.
+    void drain()
+    {
+        (void)::fcntl(master, F_SETFL, ::fcntl(master, F_GETFL) | O_NONBLOCK);
+        for (int i = 0; i < 64 && master_open; ++i) {
+            char buf[16384];
+            ssize_t n = ::read(master, buf, sizeof buf);
+            if (n <= 0)
+                break;
+            tail.append(buf, static_cast<std::size_t>(n));
+            if (!write_all(guest_out, buf, static_cast<std::size_t>(n)))
+                break;
+        }
+        if (tail.size() > kTailKeep)
+            tail.erase(0, tail.size() - kTailKeep);
+    }
+};
+
+// Waits for the client after it was sent SIGHUP: up to 2 s, then SIGKILL.
+int child_reap(pid_t child)
+{
+    int st = 0;
+    for (int i = 0; i < 200; ++i) {
+        pid_t r = ::waitpid(child, &st, WNOHANG);
+        if (r == child)
+            return wait_status(st);
+        if (r < 0 && errno != EINTR)
+            return -1;
+        struct timespec ten_ms {0, 10000000};
+        ::nanosleep(&ten_ms, nullptr);
+    }
+    ::kill(child, SIGKILL);
+    while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
+    }
+    return wait_status(st);
+}
+
+}  // namespace
+
+Result<PtyPair> pty_open(int guest_tty_fd)
+{
+    PtyPair p;
+    p.master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!p.master.valid())
+        return fail("pty-failed", errno, "/dev/ptmx", "posix_openpt");
+    if (::grantpt(p.master.get()) != 0 || ::unlockpt(p.master.get()) != 0)
+        return fail("pty-failed", errno, "/dev/ptmx", "grantpt/unlockpt");
+    // The peer by descriptor (Linux 4.13+): no path lookup of /dev/pts/N.
+    p.slave.reset(::ioctl(p.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!p.slave.valid())
+        return fail("pty-failed", errno, "/dev/ptmx", "TIOCGPTPEER");
+    struct termios t {};
+    if (::isatty(guest_tty_fd) && ::tcgetattr(guest_tty_fd, &t) == 0)
+        (void)::tcsetattr(p.slave.get(), TCSANOW, &t);
+    winsize_copy(guest_tty_fd, p.master.get());
+    return p;
+}
+
+bool pty_slave_adopt(int slave_fd)
+{
+    if (::ioctl(slave_fd, TIOCSCTTY, 0) != 0)
+        return false;
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (::dup2(slave_fd, fd) < 0)
+            return false;
+    }
+    if (slave_fd > 2)
+        ::close(slave_fd);
+    return true;
+}
+
+Result<void> gate_drop_for_good()
+{
+    const gid_t real = ::getgid();
+    const gid_t gate = ::getegid();
+    if (::setresgid(real, real, real) != 0)
+        return fail("gate-drop-failed", errno, {}, "setresgid");
+    gid_t r = 0, e = 0, s = 0;
+    if (::getresgid(&r, &e, &s) != 0 || r != real || e != real || s != real)
+        return fail("gate-drop-failed", errno, {}, "gid not dropped");
+    if (gate != real && ::setresgid(static_cast<gid_t>(-1), gate, static_cast<gid_t>(-1)) == 0)
+        return fail("gate-drop-failed", 0, {}, "the gate group could be regained");
+    return {};
+}
+
+sigset_t relay_signals()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGCHLD, SIGWINCH, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGTERM, SIGHUP,
+                    SIGINT, SIGQUIT})
+        sigaddset(&set, sig);
+    return set;
+}
+
+Result<RelayEnd> relay_run(int guest_in, int guest_out, int master_fd, pid_t child)
+{
+    sigset_t set = relay_signals();
+    int sfd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0)
+        return fail("relay-failed", errno, {}, "signalfd");
+    Relay r(guest_in, guest_out, master_fd, child);
+    r.mode.raw();
+    winsize_copy(guest_in, master_fd);
+    r.child_check();  // it may have ended before the signalfd existed
+    while (!r.child_done && r.end.signal == 0) {
+        struct pollfd fds[3] = {{sfd, POLLIN, 0},
+                                {r.master_open ? master_fd : -1, POLLIN, 0},
+                                {r.guest_in_open ? guest_in : -1, POLLIN, 0}};
+        int n = ::poll(fds, 3, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        if (fds[0].revents & POLLIN) {
+            struct signalfd_siginfo si {};
+            while (::read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si))
+                r.on_signal(static_cast<int>(si.ssi_signo));
+        }
+        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
+            r.from_master();
+        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
+            r.from_guest();
+        if (!r.master_open && !r.child_done)
+            r.child_check();
+    }
+    ::close(sfd);
+    if (!r.child_done)
+        r.end.status = child_reap(child);
+    r.drain();
+    r.mode.restore();
+    r.end.server_refused =
+        r.end.status == 0 && r.tail.find(kRefusal) != std::string::npos;
+    return r.end;
+}
+
+}  // namespace tg
