@@ -246,10 +246,10 @@ tg::UniqueFd share_socket_verify(Attempt& a)
     return std::move(*fd);
 }
 
-// Step 10, the child: the pty as its terminal, the fixed tmux command line,
-// the rebuilt environment, a neutral directory; the socket descriptor is
-// the one inherited, the binary the one checked, and the filter of
-// confine.hpp is already in place.
+// Step 10, the child: a monitor on the pty (relay.hpp) whose own child is
+// the tmux client: the fixed command line, the rebuilt environment, a
+// neutral directory; the socket descriptor is the one inherited, the binary
+// the one checked, and the filter of confine.hpp is already in place.
 [[noreturn]] void tmux_exec(Attempt& a, tg::UniqueFd socket_fd)
 {
     const tg::AccountInfo* acct = a.policy->find_user(a.caller.uid);
@@ -268,21 +268,23 @@ tg::UniqueFd share_socket_verify(Attempt& a)
     for (auto& s : env)
         env_c.push_back(s.data());
     env_c.push_back(nullptr);
-    int fd = socket_fd.release();
-    sigset_t none;
-    sigemptyset(&none);
-    if (::setsid() < 0 || !tg::pty_slave_adopt(a.pty.slave.release()) || ::chdir("/") != 0 ||
-        ::fcntl(fd, F_SETFD, 0) != 0 || ::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) {
-        stderr_line("tmuxguard: cannot prepare tmux: " + std::string(std::strerror(errno)));
+    const int fd = socket_fd.release();
+    const int tmux = a.tmux_fd.release();
+    a.pty.master.reset();
+    a.log_fd.reset();
+    tg::pty_monitor_run(a.pty.slave.release(), [&] {
+        if (::chdir("/") != 0 || ::fcntl(fd, F_SETFD, 0) != 0) {
+            stderr_line("tmuxguard: cannot prepare tmux: " + std::string(std::strerror(errno)));
+            std::_Exit(kSystem);
+        }
+        tg::confine_exec_fd(tmux, argv_c.data(), env_c.data());
+        int err = errno;
+        a.record.reason = "exec-failed";
+        a.record.detail = std::string(std::strerror(err));
+        tg::log_syslog(a.record);
+        stderr_line("tmuxguard: cannot run " + a.policy->tmux + ": " + std::strerror(err));
         std::_Exit(kSystem);
-    }
-    tg::confine_exec_fd(a.tmux_fd.get(), argv_c.data(), env_c.data());
-    int err = errno;
-    a.record.reason = "exec-failed";
-    a.record.detail = std::string(std::strerror(err));
-    tg::log_syslog(a.record);
-    stderr_line("tmuxguard: cannot run " + a.policy->tmux + ": " + std::strerror(err));
-    std::_Exit(kSystem);
+    });
 }
 
 // Step 10, the parent: holds the guest's terminal, so it gives up the gate
@@ -317,7 +319,13 @@ tg::UniqueFd share_socket_verify(Attempt& a)
     }
     if (end->signal != 0)
         std::_Exit(128 + end->signal);
-    std::_Exit(end->status < 0 ? kSystem : end->status);
+    if (end->status != 0) {
+        // tmux failed (a session that vanished, a blocked detach-client -E):
+        // not a denial, and not a normal end.
+        stderr_line("tmuxguard: tmux ended with status " + std::to_string(end->status));
+        std::_Exit(kSystem);
+    }
+    std::_Exit(kAttached);
 }
 
 // Step 10: the client runs on a fresh pty in a child; this process relays.

@@ -97,6 +97,14 @@ Result<void> rules_open_flags(scmp_filter_ctx ctx, int nr, unsigned arg)
     return {};
 }
 
+#if defined(__x86_64__)
+constexpr int kSysFchmodat2 = 452;
+#elif defined(__aarch64__)
+constexpr int kSysFchmodat2 = 452;
+#else
+#error "fchmodat2's number for this architecture"
+#endif
+
 // Clause 2d, everything else that changes the filesystem.
 Result<void> rules_files(scmp_filter_ctx ctx)
 {
@@ -110,10 +118,18 @@ Result<void> rules_files(scmp_filter_ctx ctx)
                    SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(link),
                    SCMP_SYS(linkat), SCMP_SYS(symlink), SCMP_SYS(symlinkat), SCMP_SYS(chmod),
                    SCMP_SYS(fchmod), SCMP_SYS(fchmodat), SCMP_SYS(chown), SCMP_SYS(fchown),
-                   SCMP_SYS(lchown), SCMP_SYS(fchownat)}) {
+                   SCMP_SYS(lchown), SCMP_SYS(fchownat), SCMP_SYS(setxattr),
+                   SCMP_SYS(lsetxattr), SCMP_SYS(fsetxattr), SCMP_SYS(removexattr),
+                   SCMP_SYS(lremovexattr), SCMP_SYS(fremovexattr), SCMP_SYS(utime),
+                   SCMP_SYS(utimes), SCMP_SYS(utimensat), SCMP_SYS(futimesat)}) {
         if (auto ok = deny_always(ctx, nr, "rule files"); !ok)
             return ok;
     }
+    // fchmodat2 (Linux 6.6) is newer than this libseccomp's syscall table.
+    if (auto ok = filter_step(::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), kSysFchmodat2, 0),
+                              "rule fchmodat2");
+        !ok)
+        return ok;
     return {};
 }
 
@@ -176,10 +192,10 @@ Result<ConfineReport> confine_exec_once(int exec_fd)
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return fail("confine-failed", errno, {}, "PR_SET_NO_NEW_PRIVS");
 #ifdef TMUXGUARD_TEST_CONFINE_FAIL
-    // Test builds only (never installed): prove that a filter that does not
-    // load means no attach and a logged reason.
-    if (::access("/run/tmuxguard-test-confine-fail", F_OK) == 0)
-        return fail("confine-failed", EINVAL, {}, "seccomp_load (test switch)");
+    // Only in tmuxguard-attach-confine-fail, a test build that is never
+    // installed: proves that a filter that does not load means no attach
+    // and a logged reason.
+    return fail("confine-failed", EINVAL, {}, "seccomp_load (test switch)");
 #endif
     FilterCtx ctx;
     if (ctx.get() == nullptr)

@@ -12,16 +12,19 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <string_view>
 
 namespace tg {
 namespace {
 
-// tmux 3.3a's words when its access list refuses a client.
+// tmux 3.3a's words when its access list refuses a client: the client
+// writes exactly this line and nothing else (no screen was ever drawn).
 constexpr std::string_view kRefusal = "access not allowed";
-constexpr std::size_t kTailKeep = 256;
+constexpr std::size_t kHeadKeep = 64;
 
 // The guest's terminal mode, saved once and put back on every way out.
 class TerminalMode {
@@ -90,7 +93,8 @@ struct Relay {
     int master;
     pid_t child;
     TerminalMode mode;
-    std::string tail;  // the last bytes the client wrote
+    std::string head;        // the first bytes the client wrote
+    std::size_t written = 0;  // how many it wrote in all
     RelayEnd end;
     bool child_done = false;
     bool guest_in_open = true;
@@ -98,7 +102,15 @@ struct Relay {
 
     Relay(int in, int out, int m, pid_t c) : guest_in(in), guest_out(out), master(m), child(c), mode(in) {}
 
-    // Client output to the guest; keeps the tail for the refusal check.
+    // Keeps what the refusal check needs: the start and the total.
+    void output_note(const char* buf, std::size_t n)
+    {
+        if (head.size() < kHeadKeep)
+            head.append(buf, std::min(n, kHeadKeep - head.size()));
+        written += n;
+    }
+
+    // Client output to the guest.
     void from_master()
     {
         char buf[16384];
@@ -109,9 +121,7 @@ struct Relay {
             master_open = false;
             return;
         }
-        tail.append(buf, static_cast<std::size_t>(n));
-        if (tail.size() > kTailKeep)
-            tail.erase(0, tail.size() - kTailKeep);
+        output_note(buf, static_cast<std::size_t>(n));
         if (!write_all(guest_out, buf, static_cast<std::size_t>(n)))
             hang_up(SIGHUP);  // the guest's terminal is gone
     }
@@ -141,10 +151,15 @@ struct Relay {
         winsize_copy(guest_in, master);
     }
 
+    // Ends the client: SIGHUP to the pty's foreground process group (the
+    // client; the monitor keeps SIGHUP blocked and follows it out).
     void hang_up(int sig)
     {
         if (end.signal == 0)
             end.signal = sig;
+        const pid_t fg = ::tcgetpgrp(master);
+        if (fg > 0)
+            ::kill(-fg, SIGHUP);
         ::kill(child, SIGHUP);
     }
 
@@ -196,14 +211,24 @@ struct Relay {
             ssize_t n = ::read(master, buf, sizeof buf);
             if (n <= 0)
                 break;
-            tail.append(buf, static_cast<std::size_t>(n));
+            output_note(buf, static_cast<std::size_t>(n));
             if (!write_all(guest_out, buf, static_cast<std::size_t>(n)))
                 break;
         }
-        if (tail.size() > kTailKeep)
-            tail.erase(0, tail.size() - kTailKeep);
     }
 };
+
+// Whether everything the client wrote was tmux's refusal line. Anything the
+// server drew (an owner's pane saying the same words, say) is more than that.
+bool output_is_refusal(const std::string& head, std::size_t written)
+{
+    if (written != head.size())
+        return false;
+    std::string_view text = head;
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+        text.remove_suffix(1);
+    return text == kRefusal;
+}
 
 // Waits for the client after it was sent SIGHUP: up to 2 s, then SIGKILL.
 int child_reap(pid_t child)
@@ -256,6 +281,51 @@ bool pty_slave_adopt(int slave_fd)
     if (slave_fd > 2)
         ::close(slave_fd);
     return true;
+}
+
+[[noreturn]] void pty_monitor_run(int slave_fd, const std::function<void()>& exec_client)
+{
+    sigset_t all;
+    sigfillset(&all);
+    (void)::sigprocmask(SIG_BLOCK, &all, nullptr);  // the monitor only waits
+    if (::setsid() < 0 || !pty_slave_adopt(slave_fd))
+        std::_Exit(126);
+    const pid_t client = ::fork();
+    if (client < 0)
+        std::_Exit(126);
+    if (client == 0) {
+        // Its own process group in the pty's session, in the foreground:
+        // with the monitor as its parent in the same session the group is
+        // not orphaned, so the kernel lets SIGTSTP stop it (tmux's
+        // suspend-client). SIGTTOU is blocked, so tcsetpgrp succeeds.
+        if (::setpgid(0, 0) != 0 || ::tcsetpgrp(STDIN_FILENO, ::getpid()) != 0)
+            std::_Exit(126);
+        sigset_t none;
+        sigemptyset(&none);
+        (void)::sigprocmask(SIG_SETMASK, &none, nullptr);
+        exec_client();
+        std::_Exit(126);
+    }
+    (void)::setpgid(client, client);  // whichever of the two runs first
+    if (!gate_drop_for_good())
+        std::_Exit(126);
+    for (;;) {
+        int st = 0;
+        if (::waitpid(client, &st, WUNTRACED) < 0) {
+            if (errno == EINTR)
+                continue;
+            std::_Exit(126);
+        }
+        if (WIFSTOPPED(st)) {
+            // The relay sees this process stop, stops itself with the
+            // guest's terminal restored, and sends SIGCONT on `fg`.
+            ::kill(::getpid(), SIGSTOP);
+            (void)::tcsetpgrp(STDIN_FILENO, client);
+            ::kill(-client, SIGCONT);
+            continue;
+        }
+        std::_Exit(wait_status(st));
+    }
 }
 
 Result<void> gate_drop_for_good()
@@ -318,8 +388,7 @@ Result<RelayEnd> relay_run(int guest_in, int guest_out, int master_fd, pid_t chi
         r.end.status = child_reap(child);
     r.drain();
     r.mode.restore();
-    r.end.server_refused =
-        r.end.status == 0 && r.tail.find(kRefusal) != std::string::npos;
+    r.end.server_refused = r.end.status == 0 && output_is_refusal(r.head, r.written);
     return r.end;
 }
 

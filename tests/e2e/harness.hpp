@@ -67,6 +67,8 @@ struct Child {
 [[nodiscard]] std::vector<pid_t> proc_list_by_uid(uid_t uid);
 // Whether `pid` is a live (non-zombie) process.
 [[nodiscard]] bool proc_is_alive(pid_t pid);
+// Live (non-zombie) processes whose parent is `parent`, in pid order.
+[[nodiscard]] std::vector<pid_t> proc_children(pid_t parent);
 // Sends SIGTERM, waits, then SIGKILL; returns once `pid` is gone.
 void proc_stop(pid_t pid);
 

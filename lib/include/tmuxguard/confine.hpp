@@ -23,7 +23,8 @@
 //        renamed, linked or have its mode or owner changed: open/openat/
 //        creat with O_WRONLY, O_RDWR, O_CREAT or O_TRUNC, openat2,
 //        truncate/ftruncate/fallocate, mkdir*, mknod*, unlink*, rmdir,
-//        rename*, link*, symlink*, chmod*/fchmod*, chown*/fchown*, all EPERM
+//        rename*, link*, symlink*, chmod*/fchmod*/fchmodat2, chown*/fchown*,
+//        *setxattr/*removexattr (ACLs), utime*/futimesat, all EPERM
 //        (descriptors opened before, such as the terminal and the socket,
 //        stay usable);
 //     e. io_uring_setup fails (io_uring would bypass the argument checks);

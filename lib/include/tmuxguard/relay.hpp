@@ -19,11 +19,14 @@
 //  4. after the client has ended, the master is drained and closed, so any
 //     descriptor of the slave left in the server is hung up: nothing the
 //     server does afterwards reaches the guest's terminal;
-//  5. relay_run() reports how the client ended and whether its last words
-//     were tmux's "access not allowed" (tmux exits 0 on that refusal).
+//  5. relay_run() reports how the client ended and whether all it ever
+//     wrote was tmux's "access not allowed" line (tmux exits 0 on that
+//     refusal); a screen that merely shows those words is not a refusal.
 #pragma once
 
 #include <sys/types.h>
+
+#include <functional>
 
 #include "tmuxguard/error.hpp"
 #include "tmuxguard/unique_fd.hpp"
@@ -41,11 +44,21 @@ struct PtyPair {
 // 0-2 (in the child, after setsid); false with errno on failure.
 [[nodiscard]] bool pty_slave_adopt(int slave_fd);
 
+// The child side, as sudo's monitor: a new session on the pty, then the
+// client forked into a process group of its own in the foreground (so the
+// kernel lets tmux's suspend-client stop it: a session leader's own group
+// would be orphaned and SIGTSTP dropped). `exec_client` runs in that
+// process and must not return. This process gives up the gate for good,
+// waits for the client, mirrors a stop of the client by stopping itself
+// (the relay sees that) and continues the client when continued, and exits
+// with the client's status (128+N when killed by N). Never returns.
+[[noreturn]] void pty_monitor_run(int slave_fd, const std::function<void()>& exec_client);
+
 [[nodiscard]] Result<void> gate_drop_for_good();
 
 struct RelayEnd {
     int status = -1;              // the client's exit status, 128+N if killed by N
-    bool server_refused = false;  // the client's output ended with "access not allowed"
+    bool server_refused = false;  // all the client wrote was "access not allowed"
     int signal = 0;               // a terminating signal the relay received, else 0
 };
 
