@@ -97,12 +97,13 @@ Result<void> rules_open_flags(scmp_filter_ctx ctx, int nr, unsigned arg)
     return {};
 }
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
+// The same numbers on both (the unified syscall table since 5.x).
 constexpr int kSysFchmodat2 = 452;
-#elif defined(__aarch64__)
-constexpr int kSysFchmodat2 = 452;
+constexpr int kSysSetxattrat = 463;
+constexpr int kSysRemovexattrat = 466;
 #else
-#error "fchmodat2's number for this architecture"
+#error "the numbers of fchmodat2, setxattrat and removexattrat for this architecture"
 #endif
 
 // Clause 2d, everything else that changes the filesystem.
@@ -125,11 +126,14 @@ Result<void> rules_files(scmp_filter_ctx ctx)
         if (auto ok = deny_always(ctx, nr, "rule files"); !ok)
             return ok;
     }
-    // fchmodat2 (Linux 6.6) is newer than this libseccomp's syscall table.
-    if (auto ok = filter_step(::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), kSysFchmodat2, 0),
-                              "rule fchmodat2");
-        !ok)
-        return ok;
+    // fchmodat2 (Linux 6.6), setxattrat and removexattrat (6.13) are newer
+    // than this libseccomp's syscall table: by number.
+    for (int nr : {kSysFchmodat2, kSysSetxattrat, kSysRemovexattrat}) {
+        if (auto ok = filter_step(::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0),
+                                  "rule new file syscalls");
+            !ok)
+            return ok;
+    }
     return {};
 }
 

@@ -25,6 +25,7 @@ namespace {
 // writes exactly this line and nothing else (no screen was ever drawn).
 constexpr std::string_view kRefusal = "access not allowed";
 constexpr std::size_t kHeadKeep = 64;
+constexpr std::size_t kPendingMax = 1U << 16U;
 
 // The guest's terminal mode, saved once and put back on every way out.
 class TerminalMode {
@@ -63,24 +64,6 @@ void winsize_copy(int guest_fd, int master_fd)
         (void)::ioctl(master_fd, TIOCSWINSZ, &ws);
 }
 
-// write() until done; false on an error other than EINTR/EAGAIN.
-bool write_all(int fd, const char* p, std::size_t n)
-{
-    while (n > 0) {
-        ssize_t w = ::write(fd, p, n);
-        if (w < 0 && (errno == EINTR || errno == EAGAIN)) {
-            struct pollfd pf {fd, POLLOUT, 0};
-            (void)::poll(&pf, 1, 1000);
-            continue;
-        }
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
-}
-
 int wait_status(int st)
 {
     return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
@@ -99,6 +82,11 @@ struct Relay {
     bool child_done = false;
     bool guest_in_open = true;
     bool master_open = true;
+    // Bytes read but not yet written: neither side can block the relay (a
+    // client that reads nothing, a guest terminal that takes nothing), and
+    // past kPendingMax the relay stops reading from that source.
+    std::string to_master;
+    std::string to_guest;
 
     Relay(int in, int out, int m, pid_t c) : guest_in(in), guest_out(out), master(m), child(c), mode(in) {}
 
@@ -110,7 +98,7 @@ struct Relay {
         written += n;
     }
 
-    // Client output to the guest.
+    // Client output, queued for the guest.
     void from_master()
     {
         char buf[16384];
@@ -122,11 +110,10 @@ struct Relay {
             return;
         }
         output_note(buf, static_cast<std::size_t>(n));
-        if (!write_all(guest_out, buf, static_cast<std::size_t>(n)))
-            hang_up(SIGHUP);  // the guest's terminal is gone
+        to_guest.append(buf, static_cast<std::size_t>(n));
     }
 
-    // Guest keys to the client.
+    // Guest keys, queued for the client.
     void from_guest()
     {
         char buf[4096];
@@ -137,8 +124,35 @@ struct Relay {
             guest_in_open = false;
             return;
         }
-        if (!write_all(master, buf, static_cast<std::size_t>(n)))
+        to_master.append(buf, static_cast<std::size_t>(n));
+    }
+
+    // The master is non-blocking: writes what the pty takes now.
+    void flush_master()
+    {
+        if (to_master.empty() || !master_open)
+            return;
+        ssize_t n = ::write(master, to_master.data(), to_master.size());
+        if (n > 0)
+            to_master.erase(0, static_cast<std::size_t>(n));
+        else if (n < 0 && errno != EAGAIN && errno != EINTR)
             master_open = false;
+    }
+
+    // The guest's terminal stays blocking (its flags are shared with the
+    // guest's shell), so after POLLOUT only a small piece is written: a tty
+    // that reports room takes that much without blocking.
+    void flush_guest()
+    {
+        if (to_guest.empty())
+            return;
+        ssize_t n = ::write(guest_out, to_guest.data(), std::min<std::size_t>(to_guest.size(), 256));
+        if (n > 0) {
+            to_guest.erase(0, static_cast<std::size_t>(n));
+        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            to_guest.clear();
+            hang_up(SIGHUP);  // the guest's terminal is gone
+        }
     }
 
     // Stops the relay itself with the terminal as the guest had it; on
@@ -202,18 +216,31 @@ struct Relay {
         }
     }
 
-    // After the client ended: what is still in the pty, then close it.
+    // After the client ended: what is still in the pty goes to the guest,
+    // within two seconds (a guest terminal that takes nothing cannot hold
+    // the relay longer than that).
     void drain()
     {
-        (void)::fcntl(master, F_SETFL, ::fcntl(master, F_GETFL) | O_NONBLOCK);
-        for (int i = 0; i < 64 && master_open; ++i) {
-            char buf[16384];
-            ssize_t n = ::read(master, buf, sizeof buf);
-            if (n <= 0)
-                break;
-            output_note(buf, static_cast<std::size_t>(n));
-            if (!write_all(guest_out, buf, static_cast<std::size_t>(n)))
-                break;
+        struct timespec deadline {};
+        ::clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += 2;
+        for (;;) {
+            if (to_guest.size() < kPendingMax && master_open) {
+                const std::size_t before = to_guest.size();
+                from_master();
+                if (to_guest.size() == before)
+                    master_open = false;  // nothing more: the pty is empty
+            }
+            if (to_guest.empty() && !master_open)
+                return;
+            struct timespec now {};
+            ::clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec > deadline.tv_sec ||
+                (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
+                return;
+            struct pollfd pf {guest_out, POLLOUT, 0};
+            if (!to_guest.empty() && ::poll(&pf, 1, 100) > 0 && (pf.revents & POLLOUT) != 0)
+                flush_guest();
         }
     }
 };
@@ -230,8 +257,9 @@ bool output_is_refusal(const std::string& head, std::size_t written)
     return text == kRefusal;
 }
 
-// Waits for the client after it was sent SIGHUP: up to 2 s, then SIGKILL.
-int child_reap(pid_t child)
+// Waits for the client after it was sent SIGHUP: up to 2 s, then SIGKILL to
+// the pty's foreground group (the client, under the monitor) and the child.
+int child_reap(pid_t child, int master)
 {
     int st = 0;
     for (int i = 0; i < 200; ++i) {
@@ -243,6 +271,9 @@ int child_reap(pid_t child)
         struct timespec ten_ms {0, 10000000};
         ::nanosleep(&ten_ms, nullptr);
     }
+    const pid_t fg = ::tcgetpgrp(master);
+    if (fg > 0)
+        ::kill(-fg, SIGKILL);
     ::kill(child, SIGKILL);
     while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
     }
@@ -359,14 +390,21 @@ Result<RelayEnd> relay_run(int guest_in, int guest_out, int master_fd, pid_t chi
     if (sfd < 0)
         return fail("relay-failed", errno, {}, "signalfd");
     Relay r(guest_in, guest_out, master_fd, child);
+    (void)::fcntl(master_fd, F_SETFL, ::fcntl(master_fd, F_GETFL) | O_NONBLOCK);
     r.mode.raw();
     winsize_copy(guest_in, master_fd);
     r.child_check();  // it may have ended before the signalfd existed
     while (!r.child_done && r.end.signal == 0) {
-        struct pollfd fds[3] = {{sfd, POLLIN, 0},
-                                {r.master_open ? master_fd : -1, POLLIN, 0},
-                                {r.guest_in_open ? guest_in : -1, POLLIN, 0}};
-        int n = ::poll(fds, 3, -1);
+        const bool room_to_guest = r.to_guest.size() < kPendingMax;
+        const bool room_to_master = r.to_master.size() < kPendingMax;
+        const auto master_events = static_cast<short>(
+            (room_to_guest ? POLLIN : 0) | (r.to_master.empty() ? 0 : POLLOUT));
+        struct pollfd fds[4] = {
+            {sfd, POLLIN, 0},
+            {r.master_open ? master_fd : -1, master_events, 0},
+            {r.guest_in_open && room_to_master ? guest_in : -1, POLLIN, 0},
+            {r.to_guest.empty() ? -1 : guest_out, POLLOUT, 0}};
+        int n = ::poll(fds, 4, -1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -378,14 +416,19 @@ Result<RelayEnd> relay_run(int guest_in, int guest_out, int master_fd, pid_t chi
         }
         if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
             r.from_master();
+        if (fds[1].revents & POLLOUT)
+            r.flush_master();
         if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
             r.from_guest();
+        if (fds[3].revents & (POLLOUT | POLLERR | POLLHUP))
+            r.flush_guest();
+        r.flush_master();  // what was just read, if the pty takes it at once
         if (!r.master_open && !r.child_done)
             r.child_check();
     }
     ::close(sfd);
     if (!r.child_done)
-        r.end.status = child_reap(child);
+        r.end.status = child_reap(child, master_fd);
     r.drain();
     r.mode.restore();
     r.end.server_refused = r.end.status == 0 && output_is_refusal(r.head, r.written);

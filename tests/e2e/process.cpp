@@ -146,16 +146,6 @@ int status_decode(int wstatus)
     return -1;
 }
 
-// The state letter of /proc/PID/stat, NUL when the process is gone.
-char proc_state(pid_t pid)
-{
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    std::size_t close_paren = text.rfind(')');
-    if (close_paren == std::string::npos || close_paren + 2 >= text.size())
-        return '\0';
-    return text[close_paren + 2];
-}
 
 // The parent pid field of /proc/PID/stat, -1 when the process is gone.
 pid_t proc_parent(pid_t pid)
@@ -182,6 +172,17 @@ long proc_real_uid(pid_t pid)
 }
 
 }  // namespace
+
+// The state letter of /proc/PID/stat, NUL when the process is gone.
+char proc_state(pid_t pid)
+{
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::size_t close_paren = text.rfind(')');
+    if (close_paren == std::string::npos || close_paren + 2 >= text.size())
+        return '\0';
+    return text[close_paren + 2];
+}
 
 std::string RunResult::both() const
 {

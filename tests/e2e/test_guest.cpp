@@ -779,6 +779,42 @@ TEST_F(GuestE2E, RelayHoldsNoGateAndTheClientIsConfined)
     EXPECT_EQ(proc_status_fields(a.client, "Seccomp"), std::vector<std::string>{"2"});
 }
 
+// Job control: tmux's suspend-client (C-b C-z) stops the guest's client;
+// the monitor and the wrapper stop with it, the guest's shell gets his
+// terminal back as it was, and `fg` resumes the attach.
+TEST_F(GuestE2E, SuspendClientStopsTheAttachAndFgResumesIt)
+{
+    const Account& guest = user("viewer");
+    Share s = share_for("g.suspend", guest);
+    ASSERT_FALSE(HasFatalFailure());
+    Outer o = guest_shell(guest);
+    const std::string tty = pane_tty(o);
+    LogMark mark = log_mark();
+    outer_type(o, attach_line(s, "END"));
+    Attached a;
+    ASSERT_NO_FATAL_FAILURE(attached_wait(s, guest, mark, o, a));
+    ASSERT_TRUE(wait_until([&] { return tty_is_raw(tty); }));
+
+    outer_keys(o, {"C-b", "C-z"});
+    EXPECT_TRUE(wait_until([&] {
+        return proc_state(a.client) == 'T' && proc_state(a.monitor) == 'T' &&
+               proc_state(a.wrapper) == 'T';
+    })) << "client " << proc_state(a.client) << ", monitor " << proc_state(a.monitor)
+        << ", wrapper " << proc_state(a.wrapper) << "\n" << outer_capture(o);
+    EXPECT_TRUE(wait_until([&] { return !tty_is_raw(tty); }))
+        << "the terminal stayed raw while the attach was stopped";
+    EXPECT_TRUE(shell_sync(o)) << "the shell did not get the terminal back:\n" << outer_capture(o);
+
+    outer_type(o, "fg");
+    EXPECT_TRUE(wait_until([&] {
+        return proc_state(a.client) != 'T' && proc_state(a.monitor) != 'T' &&
+               proc_state(a.wrapper) != 'T';
+    })) << outer_capture(o);
+    EXPECT_TRUE(wait_until([&] { return tty_is_raw(tty); })) << "raw mode not back after fg";
+    outer_keys(o, {"C-b", "d"});
+    EXPECT_EQ(shell_status_wait(o, "END"), "0") << outer_capture(o);
+}
+
 // 8. A wrapper whose filter does not load (the test build
 // tmuxguard-attach-confine-fail, installed setgid like the real one) does
 // not attach: exit 3, one line, a deny record, no client on the server.
