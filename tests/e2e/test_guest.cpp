@@ -785,12 +785,14 @@ TEST_F(GuestE2E, RelayHoldsNoGateAndTheClientIsConfined)
 TEST_F(GuestE2E, SuspendClientStopsTheAttachAndFgResumesIt)
 {
     const Account& guest = user("viewer");
-    Share s = share_for("g.suspend", guest);
+    Share s = share_for("g.suspend", guest, "interact");  // a read-only client may not suspend
     ASSERT_FALSE(HasFatalFailure());
     Outer o = guest_shell(guest);
     const std::string tty = pane_tty(o);
     LogMark mark = log_mark();
-    outer_type(o, attach_line(s, "END"));
+    // The wrapper alone on its line: a stopped job would let the shell go
+    // on to the rest of a list.
+    outer_type(o, path_attach() + " " + s.name);
     Attached a;
     ASSERT_NO_FATAL_FAILURE(attached_wait(s, guest, mark, o, a));
     ASSERT_TRUE(wait_until([&] { return tty_is_raw(tty); }));
@@ -805,14 +807,15 @@ TEST_F(GuestE2E, SuspendClientStopsTheAttachAndFgResumesIt)
         << "the terminal stayed raw while the attach was stopped";
     EXPECT_TRUE(shell_sync(o)) << "the shell did not get the terminal back:\n" << outer_capture(o);
 
-    outer_type(o, "fg");
+    outer_type(o, "fg; echo FG-$?");
     EXPECT_TRUE(wait_until([&] {
         return proc_state(a.client) != 'T' && proc_state(a.monitor) != 'T' &&
                proc_state(a.wrapper) != 'T';
     })) << outer_capture(o);
     EXPECT_TRUE(wait_until([&] { return tty_is_raw(tty); })) << "raw mode not back after fg";
+    EXPECT_EQ(client_of(s, guest.uid).empty(), false) << "the client is gone after fg";
     outer_keys(o, {"C-b", "d"});
-    EXPECT_EQ(shell_status_wait(o, "END"), "0") << outer_capture(o);
+    EXPECT_EQ(shell_status_wait(o, "FG"), "0") << outer_capture(o);
 }
 
 // 8. A wrapper whose filter does not load (the test build
