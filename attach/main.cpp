@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@
 #include "tmuxguard/pathwalk.hpp"
 #include "tmuxguard/paths.hpp"
 #include "tmuxguard/peer.hpp"
+#include "tmuxguard/relay.hpp"
 #include "tmuxguard/unique_fd.hpp"
 
 extern char** environ;
@@ -51,6 +53,8 @@ struct Attempt {
     tg::Caller caller;
     tg::AttachArgs args;
     tg::UniqueFd tmux_fd;  // the checked tmux binary, exec'd by descriptor
+    tg::UniqueFd log_fd;   // kept after the allow record: the relay logs how it ended
+    tg::PtyPair pty;       // the client's terminal (step 10)
 };
 
 // Which exit status a denial reason maps to.
@@ -60,7 +64,7 @@ int reason_exit_status(std::string_view reason)
         reason == "policy-missing")
         return kUsage;
     if (reason == "log-unavailable" || reason == "exec-failed" || reason == "internal-error" ||
-        reason == "tmux-unsafe" || reason == "confine-failed")
+        reason == "tmux-unsafe" || reason == "confine-failed" || reason == "pty-failed")
         return kSystem;
     return kDenied;
 }
@@ -184,10 +188,13 @@ tg::Result<void> record_write(Attempt& a)
     struct timespec now {};
     ::clock_gettime(CLOCK_REALTIME, &now);
     std::string line = tg::log_encode(a.record, now);
-    auto fd = tg::log_open(log);
-    if (!fd)
-        return std::unexpected(fd.error());
-    if (auto written = tg::log_write(fd->get(), line); !written)
+    if (!a.log_fd.valid()) {
+        auto fd = tg::log_open(log);
+        if (!fd)
+            return std::unexpected(fd.error());
+        a.log_fd = std::move(*fd);
+    }
+    if (auto written = tg::log_write(a.log_fd.get(), line); !written)
         return written;  // the caller's denial goes to syslog, once
     if (use_syslog)
         tg::log_syslog(a.record);
@@ -239,9 +246,10 @@ tg::UniqueFd share_socket_verify(Attempt& a)
     return std::move(*fd);
 }
 
-// Step 10: the fixed tmux command line, the rebuilt environment, a neutral
-// directory; the socket descriptor is the one inherited, the binary the one
-// checked, and the filter of confine.hpp is already in place.
+// Step 10, the child: a monitor on the pty (relay.hpp) whose own child is
+// the tmux client: the fixed command line, the rebuilt environment, a
+// neutral directory; the socket descriptor is the one inherited, the binary
+// the one checked, and the filter of confine.hpp is already in place.
 [[noreturn]] void tmux_exec(Attempt& a, tg::UniqueFd socket_fd)
 {
     const tg::AccountInfo* acct = a.policy->find_user(a.caller.uid);
@@ -260,18 +268,84 @@ tg::UniqueFd share_socket_verify(Attempt& a)
     for (auto& s : env)
         env_c.push_back(s.data());
     env_c.push_back(nullptr);
-    int fd = socket_fd.release();
-    if (::chdir("/") != 0 || ::fcntl(fd, F_SETFD, 0) != 0) {
-        stderr_line("tmuxguard: cannot prepare tmux: " + std::string(std::strerror(errno)));
+    const int fd = socket_fd.release();
+    const int tmux = a.tmux_fd.release();
+    a.pty.master.reset();
+    a.log_fd.reset();
+    tg::pty_monitor_run(a.pty.slave.release(), [&] {
+        if (::chdir("/") != 0 || ::fcntl(fd, F_SETFD, 0) != 0) {
+            stderr_line("tmuxguard: cannot prepare tmux: " + std::string(std::strerror(errno)));
+            std::_Exit(kSystem);
+        }
+        tg::confine_exec_fd(tmux, argv_c.data(), env_c.data());
+        int err = errno;
+        a.record.reason = "exec-failed";
+        a.record.detail = std::string(std::strerror(err));
+        tg::log_syslog(a.record);
+        stderr_line("tmuxguard: cannot run " + a.policy->tmux + ": " + std::strerror(err));
+        std::_Exit(kSystem);
+    });
+}
+
+// Step 10, the parent: holds the guest's terminal, so it gives up the gate
+// for good first, then relays until the client ends. tmux says "access not
+// allowed" and exits 0 when its own list refuses the guest: that becomes a
+// logged denial.
+[[noreturn]] void relay_until_end(Attempt& a, pid_t child)
+{
+    a.pty.slave.reset();
+    if (auto dropped = tg::gate_drop_for_good(); !dropped) {
+        ::kill(child, SIGKILL);
+        stderr_line("tmuxguard: " + dropped.error().message());
         std::_Exit(kSystem);
     }
-    tg::confine_exec_fd(a.tmux_fd.get(), argv_c.data(), env_c.data());
-    int err = errno;
-    a.record.reason = "exec-failed";
-    a.record.detail = std::string(std::strerror(err));
-    tg::log_syslog(a.record);
-    stderr_line("tmuxguard: cannot run " + a.policy->tmux + ": " + std::strerror(err));
-    std::_Exit(kSystem);
+    struct sigaction ign {};
+    ign.sa_handler = SIG_IGN;
+    (void)::sigaction(SIGPIPE, &ign, nullptr);  // a closed stdout ends the relay, not the process
+    auto end = tg::relay_run(STDIN_FILENO, STDOUT_FILENO, a.pty.master.get(), child);
+    a.pty.master.reset();  // the server's copy of the slave is hung up from here on
+    if (!end) {
+        stderr_line("tmuxguard: relay: " + end.error().message());
+        std::_Exit(kSystem);
+    }
+    if (end->server_refused) {
+        a.record.allow = false;
+        a.record.reason = "server-refused";
+        a.record.detail = "the server's own access list refused the client";
+        if (auto ok = record_write(a); !ok)
+            tg::log_syslog(a.record);
+        stderr_line("tmuxguard: denied: server-refused");
+        std::_Exit(kDenied);
+    }
+    if (end->signal != 0)
+        std::_Exit(128 + end->signal);
+    if (end->status != 0) {
+        // tmux failed (a session that vanished, a blocked detach-client -E):
+        // not a denial, and not a normal end.
+        stderr_line("tmuxguard: tmux ended with status " + std::to_string(end->status));
+        std::_Exit(kSystem);
+    }
+    std::_Exit(kAttached);
+}
+
+// Step 10: the client runs on a fresh pty in a child; this process relays.
+[[noreturn]] void attach_run(Attempt& a, tg::UniqueFd socket_fd)
+{
+    sigset_t relayed = tg::relay_signals();
+    if (::sigprocmask(SIG_BLOCK, &relayed, nullptr) != 0) {
+        stderr_line("tmuxguard: cannot block signals");
+        std::_Exit(kSystem);
+    }
+    pid_t child = ::fork();
+    if (child < 0) {
+        stderr_line("tmuxguard: fork: " + std::string(std::strerror(errno)));
+        std::_Exit(kSystem);
+    }
+    if (child == 0)
+        tmux_exec(a, std::move(socket_fd));
+    socket_fd.reset();
+    a.tmux_fd.reset();
+    relay_until_end(a, child);
 }
 
 }  // namespace
@@ -332,12 +406,26 @@ static int attempt_run(int argc, char** argv)
     // 7-8. The socket, its directories and ACL, and the server behind it.
     tg::UniqueFd socket_fd = share_socket_verify(a);
 
-    // 9. The decision record; no record, no access. A real attach is
-    //    confined first (step 10's filter), so a filter that does not load
-    //    is a logged denial rather than an allow that never happened.
-    if (!a.args.dry_run)
-        if (auto confined = tg::confine_exec_once(a.tmux_fd.get()); !confined)
+    // 9. The decision record; no record, no access. A real attach gets its
+    //    pty and is confined first (step 10's filter, inherited by the
+    //    client and the relay), so a filter that does not load is a logged
+    //    denial rather than an allow that never happened.
+    if (!a.args.dry_run) {
+        auto pty = tg::pty_open(STDIN_FILENO);
+        if (!pty)
+            attempt_deny(a, "pty-failed", pty.error().message());
+        a.pty = std::move(*pty);
+        // The log is opened before the filter forbids opening for writing.
+        auto log = tg::log_open(a.policy->log);
+        if (!log)
+            attempt_deny(a, "log-unavailable", log.error().message());
+        a.log_fd = std::move(*log);
+        auto confined = tg::confine_exec_once(a.tmux_fd.get());
+        if (!confined)
             attempt_deny(a, "confine-failed", confined.error().message());
+        if (!confined->note.empty())
+            a.record.detail = confined->note;
+    }
     a.record.allow = true;
     a.record.reason = d.reason;
     if (auto ok = record_write(a); !ok)
@@ -351,8 +439,8 @@ static int attempt_run(int argc, char** argv)
         return kAttached;
     }
 
-    // 10. Exec the one fixed tmux command, confined.
-    tmux_exec(a, std::move(socket_fd));
+    // 10. Exec the one fixed tmux command, confined, on its own pty; relay.
+    attach_run(a, std::move(socket_fd));
 }
 
 int main(int argc, char** argv)

@@ -65,8 +65,12 @@ struct Child {
                               std::chrono::milliseconds timeout = kWait);
 // Live (non-zombie) processes whose real uid is `uid`.
 [[nodiscard]] std::vector<pid_t> proc_list_by_uid(uid_t uid);
+// The state letter of /proc/PID/stat ('T' stopped), NUL when it is gone.
+[[nodiscard]] char proc_state(pid_t pid);
 // Whether `pid` is a live (non-zombie) process.
 [[nodiscard]] bool proc_is_alive(pid_t pid);
+// Live (non-zombie) processes whose parent is `parent`, in pid order.
+[[nodiscard]] std::vector<pid_t> proc_children(pid_t parent);
 // Sends SIGTERM, waits, then SIGKILL; returns once `pid` is gone.
 void proc_stop(pid_t pid);
 

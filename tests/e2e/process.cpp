@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <cstdlib>
@@ -145,15 +146,16 @@ int status_decode(int wstatus)
     return -1;
 }
 
-// The state letter of /proc/PID/stat, NUL when the process is gone.
-char proc_state(pid_t pid)
+
+// The parent pid field of /proc/PID/stat, -1 when the process is gone.
+pid_t proc_parent(pid_t pid)
 {
     std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
     std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     std::size_t close_paren = text.rfind(')');
-    if (close_paren == std::string::npos || close_paren + 2 >= text.size())
-        return '\0';
-    return text[close_paren + 2];
+    if (close_paren == std::string::npos || close_paren + 4 >= text.size())
+        return -1;
+    return static_cast<pid_t>(std::strtol(text.c_str() + close_paren + 4, nullptr, 10));
 }
 
 // The real uid of a process from /proc/PID/status (/proc/PID itself is
@@ -170,6 +172,17 @@ long proc_real_uid(pid_t pid)
 }
 
 }  // namespace
+
+// The state letter of /proc/PID/stat, NUL when the process is gone.
+char proc_state(pid_t pid)
+{
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::size_t close_paren = text.rfind(')');
+    if (close_paren == std::string::npos || close_paren + 2 >= text.size())
+        return '\0';
+    return text[close_paren + 2];
+}
 
 std::string RunResult::both() const
 {
@@ -297,6 +310,21 @@ std::vector<pid_t> proc_list_by_uid(uid_t uid)
         if (proc_real_uid(pid) == static_cast<long>(uid) && proc_is_alive(pid))
             out.push_back(pid);
     }
+    return out;
+}
+
+std::vector<pid_t> proc_children(pid_t parent)
+{
+    std::vector<pid_t> out;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        pid_t pid = static_cast<pid_t>(std::stol(name));
+        if (proc_parent(pid) == parent && proc_is_alive(pid))
+            out.push_back(pid);
+    }
+    std::sort(out.begin(), out.end());
     return out;
 }
 

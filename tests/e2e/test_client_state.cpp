@@ -1,5 +1,6 @@
 // What the guest's tmux client inherits: a real attach inside an outer tmux,
-// then the client process the wrapper exec'd is inspected through /proc
+// then the client process the wrapper started (its child, on a pty of its
+// own, while the wrapper relays) is inspected through /proc
 // (environment, working directory, descriptors, ids). And a wrapper started
 // with descriptors 0-2 closed still decides and logs.
 #include <fcntl.h>
@@ -119,7 +120,7 @@ RunResult run_without_stdio(const Account& who, const std::vector<std::string>& 
 
 }  // namespace
 
-// A guest attached for real, and the pid of the tmux client the wrapper became.
+// A guest attached for real, and the pid of the tmux client the wrapper started.
 class ClientStateE2E : public E2E {
 protected:
     // The pid of `uid`'s client on the share's server, -1 if none.
@@ -178,7 +179,13 @@ TEST_F(ClientStateE2E, AttachedClientHasOnlyTheRebuiltState)
         return x.get("event") == "attach" && x.get("uid") == std::to_string(viewer.uid);
     });
     ASSERT_NO_FATAL_FAILURE(expect_record(rec, "allow", "permitted", "view"));
-    EXPECT_EQ(rec->get("pid"), std::to_string(client)) << "the client is not the wrapper's exec";
+    const auto wrapper = static_cast<pid_t>(std::stol(rec->get("pid")));
+    // wrapper (the relay) -> its only child, the pty's monitor -> the client.
+    const std::vector<pid_t> monitor = proc_children(wrapper);
+    ASSERT_EQ(monitor.size(), 1u) << "the wrapper " << wrapper << " should have one child";
+    EXPECT_EQ(proc_children(monitor[0]), std::vector<pid_t>{client})
+        << "the client is not the only child of the monitor under the wrapper " << wrapper
+        << " that logged the attach";
 
     // Environment: only the allowlist, with the guest's account values.
     const std::vector<std::string> env = proc_environ(client);
@@ -256,7 +263,11 @@ TEST_F(ClientStateE2E, OwnersDetachClientExecRunsNothingAsTheGuest)
     EXPECT_EQ(r.status, 0) << r.both();
     EXPECT_TRUE(wait_until([&] { return client_pid_of(s, viewer.uid) < 0; }))
         << "the guest's client is still attached";
-    EXPECT_TRUE(wait_until([&] { return kill(client, 0) != 0; })) << "the client process lives on";
+    EXPECT_TRUE(wait_until([&] { return !proc_is_alive(client); }))
+        << "the client process lives on";
+    EXPECT_TRUE(wait_until([&] { return outer_dead(o); }))
+        << "the wrapper did not end with its client:\n"
+        << outer_capture(o);
     EXPECT_FALSE(fs::exists(marker)) << "detach-client -E ran a command as the guest";
 }
 
@@ -282,7 +293,11 @@ TEST_F(ClientStateE2E, GuestsOwnDetachClientExecRunsNothing)
     EXPECT_TRUE(wait_until([&] { return client_pid_of(s, typist.uid) < 0; }))
         << "the prompt command did not detach the client:\n"
         << outer_capture(o);
-    EXPECT_TRUE(wait_until([&] { return kill(client, 0) != 0; }));
+    EXPECT_TRUE(wait_until([&] { return !proc_is_alive(client); }))
+        << "the client process lives on";
+    EXPECT_TRUE(wait_until([&] { return outer_dead(o); }))
+        << "the wrapper did not end with its client:\n"
+        << outer_capture(o);
     EXPECT_FALSE(fs::exists(marker)) << "the guest's client exec'd a command";
 }
 
