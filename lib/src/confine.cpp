@@ -66,8 +66,10 @@ Result<void> rules_exec(scmp_filter_ctx ctx, int exec_fd)
 // Clauses 2b, 2c and 2e.
 Result<void> rules_process_and_net(scmp_filter_ctx ctx)
 {
+    // bind and listen: the client only ever connects, and binding a unix
+    // socket to a path would create a file.
     for (int nr : {SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev),
-                   SCMP_SYS(io_uring_setup)}) {
+                   SCMP_SYS(io_uring_setup), SCMP_SYS(bind), SCMP_SYS(listen)}) {
         if (auto ok = deny_always(ctx, nr, "rule process"); !ok)
             return ok;
     }

@@ -743,8 +743,9 @@ TEST(ConfineLandlock, Clause3_LandlockIsAppliedWhereTheKernelHasIt)
     EXPECT_EQ(status, 0);
 }
 
-// TCP on a socket opened before the filter: seccomp only checks socket(),
-// so connect and bind are stopped by Landlock alone (EACCES, not EPERM).
+// TCP on a socket opened before the filter: seccomp checks socket() and
+// refuses every bind (EPERM), but not connect, which Landlock alone stops
+// (EACCES).
 int tcp_bind_and_connect(Filter filter)
 {
     return child_status([&] {
@@ -770,15 +771,16 @@ int tcp_bind_and_connect(Filter filter)
         any.sin_family = AF_INET;
         any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         if (::bind(binder, reinterpret_cast<sockaddr*>(&any), sizeof any) != 0)
-            result |= errno == EACCES ? 2 : 8;
+            result |= errno == EPERM ? 2 : 8;
         return result;
     });
 }
 
-TEST(ConfineLandlock, Clause3_TcpConnectAndBindAreDeniedByLandlock)
+TEST(ConfineLandlock, Clause3_TcpConnectDeniedByLandlockAndBindByTheFilter)
 {
     ASSERT_GE(landlock_abi_of_kernel(), 4) << "TCP rights need Landlock ABI 4";
-    EXPECT_EQ(tcp_bind_and_connect(Filter::on), 1 | 2) << "1 connect, 2 bind denied with EACCES";
+    EXPECT_EQ(tcp_bind_and_connect(Filter::on), 1 | 2)
+        << "1: connect denied by Landlock (EACCES), 2: bind denied by the filter (EPERM)";
     EXPECT_EQ(tcp_bind_and_connect(Filter::off), 0) << "control: both work without confinement";
 }
 
@@ -816,8 +818,8 @@ TEST_F(Confine, Clause3_OpenByHandleForWritingIsDeniedByLandlock)
     EXPECT_EQ(open_by_handle_for_writing(Filter::off, at("landlock")), 0) << "control";
 }
 
-// Binding an AF_UNIX socket to a path creates a file; seccomp allows
-// AF_UNIX sockets and never sees bind, Landlock (MAKE_SOCK) refuses it.
+// Binding an AF_UNIX socket to a path creates a file: the filter refuses
+// bind outright (EPERM), and Landlock's MAKE_SOCK would refuse it too.
 int unix_bind_at(Filter filter, const std::string& path)
 {
     return child_status([&] {
@@ -832,9 +834,9 @@ int unix_bind_at(Filter filter, const std::string& path)
     });
 }
 
-TEST_F(Confine, Clause3_UnixSocketFileIsNotCreated)
+TEST_F(Confine, Clause2c_UnixSocketFileIsNotCreated)
 {
-    EXPECT_EQ(unix_bind_at(Filter::on, at("sock")), EACCES);
+    EXPECT_EQ(unix_bind_at(Filter::on, at("sock")), EPERM);
     EXPECT_NE(::access(at("sock").c_str(), F_OK), 0) << "a socket file appeared";
     EXPECT_EQ(unix_bind_at(Filter::off, at("control.sock")), 0) << "control";
     EXPECT_EQ(::access(at("control.sock").c_str(), F_OK), 0) << "control";

@@ -18,7 +18,9 @@
 //        checked. tmux never calls execveat and the descriptor is
 //        close-on-exec, so after that exec nothing can run;
 //     b. ptrace, process_vm_readv and process_vm_writev fail (EPERM);
-//     c. socket and socketpair fail unless the domain is AF_UNIX;
+//     c. socket and socketpair fail unless the domain is AF_UNIX; bind and
+//        listen always fail (the client only connects; binding a unix
+//        socket to a path would create a file);
 //     d. no file can be created, opened for writing, truncated, removed,
 //        renamed, linked or have its mode or owner changed: open/openat/
 //        creat with O_WRONLY, O_RDWR, O_CREAT or O_TRUNC, openat2,
