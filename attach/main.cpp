@@ -279,6 +279,7 @@ tg::UniqueFd share_socket_verify(Attempt& a)
         }
         tg::confine_exec_fd(tmux, argv_c.data(), env_c.data());
         int err = errno;
+        a.record.allow = false;
         a.record.reason = "exec-failed";
         a.record.detail = std::string(std::strerror(err));
         tg::log_syslog(a.record);

@@ -5,12 +5,15 @@
 #include <seccomp.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+
+#include "tmuxguard/pathwalk.hpp"
 
 namespace tg {
 
@@ -153,9 +156,41 @@ constexpr std::uint64_t kFsRemoveFile = 1ULL << 5U;
 constexpr std::uint64_t kFsRefer = 1ULL << 13U;     // ABI 2
 constexpr std::uint64_t kFsTruncate = 1ULL << 14U;  // ABI 3
 constexpr std::uint64_t kNetTcp = 3;                // BIND_TCP | CONNECT_TCP, ABI 4
+constexpr std::uint64_t kFsExecute = 1ULL << 0U;
+constexpr std::uint64_t kFsReadFile = 1ULL << 2U;
+constexpr std::uint64_t kFsReadDir = 1ULL << 3U;
+constexpr std::uint64_t kFsRead = kFsExecute | kFsReadFile | kFsReadDir;
+constexpr std::uint64_t kFsFileRights = kFsExecute | kFsReadFile | kFsWriteFile | kFsTruncate;
+constexpr int kLandlockRulePathBeneath = 1;
 
 // Clause 3: deny every writing filesystem right and TCP, grant nothing.
-Result<ConfineReport> landlock_apply()
+// A path_beneath rule granting `access` on `path` (skipped when the path
+// does not exist on this system).
+Result<void> landlock_allow(int ruleset, const char* path, std::uint64_t access)
+{
+    const int fd = ::open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? Result<void>{} : fail("confine-failed", errno, path, "open for Landlock");
+    struct {
+        std::uint64_t allowed_access;
+        std::int32_t parent_fd;
+    } __attribute__((packed)) rule {access, fd};
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
+        rule.allowed_access &= kFsFileRights;  // a file takes no directory rights
+    const long rc = ::syscall(SYS_landlock_add_rule, ruleset, kLandlockRulePathBeneath, &rule, 0U);
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0)
+        return fail("confine-failed", err, path, "landlock_add_rule");
+    return {};
+}
+
+// Clause 3: deny every writing filesystem right and TCP, grant nothing of
+// those; reading and executing only beneath the system's own trees and
+// the checked tmux binary, so a server cannot have the client read the
+// guest's files (tmux's MSG_READ_OPEN opens any path the server names).
+Result<ConfineReport> landlock_apply(int exec_fd)
 {
     ConfineReport rep;
     long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, kLandlockVersion);
@@ -166,7 +201,7 @@ Result<ConfineReport> landlock_apply()
     if (abi < 1)
         return fail("confine-failed", errno, {}, "landlock ABI version");
     LandlockAttr attr;
-    attr.handled_access_fs = kFsWriteFile | kFsRemoveDir | kFsRemoveFile | kFsMakeAll;
+    attr.handled_access_fs = kFsWriteFile | kFsRemoveDir | kFsRemoveFile | kFsMakeAll | kFsRead;
     if (abi >= 2)
         attr.handled_access_fs |= kFsRefer;
     if (abi >= 3)
@@ -179,6 +214,19 @@ Result<ConfineReport> landlock_apply()
     const int fd = static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attr, size, 0U));
     if (fd < 0)
         return fail("confine-failed", errno, {}, "landlock_create_ruleset");
+    // /proc/self is the confining process's own entry (the wrapper, later
+    // the relay): its status is world-readable anyway, and its environ and
+    // memory need ptrace rights the non-dumpable wrapper never grants.
+    for (const char* tree : {"/usr", "/lib", "/lib64", "/etc", "/dev/null", "/proc/self"}) {
+        if (auto ok = landlock_allow(fd, tree, kFsRead); !ok) {
+            ::close(fd);
+            return std::unexpected(ok.error());
+        }
+    }
+    if (auto ok = landlock_allow(fd, fd_proc_path(exec_fd).c_str(), kFsRead); !ok) {
+        ::close(fd);
+        return std::unexpected(ok.error());
+    }
     const long rc = ::syscall(SYS_landlock_restrict_self, fd, 0U);
     const int err = errno;
     ::close(fd);
@@ -214,7 +262,7 @@ Result<ConfineReport> confine_exec_once(int exec_fd)
         return std::unexpected(ok.error());
     if (auto ok = rules_files(ctx.get()); !ok)
         return std::unexpected(ok.error());
-    Result<ConfineReport> rep = landlock_apply();
+    Result<ConfineReport> rep = landlock_apply(exec_fd);
     if (!rep)
         return rep;
     if (auto ok = filter_step(::seccomp_load(ctx.get()), "seccomp_load"); !ok)

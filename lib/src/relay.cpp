@@ -81,6 +81,7 @@ struct Relay {
     RelayEnd end;
     bool child_done = false;
     bool guest_in_open = true;
+    bool guest_in_paused = false;  // in the background after `bg`
     bool master_open = true;
     // Bytes read but not yet written: neither side can block the relay (a
     // client that reads nothing, a guest terminal that takes nothing), and
@@ -120,6 +121,10 @@ struct Relay {
         ssize_t n = ::read(guest_in, buf, sizeof buf);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             return;
+        if (n < 0 && errno == EIO && !foreground()) {
+            guest_in_paused = true;  // in the background: wait for SIGCONT
+            return;
+        }
         if (n <= 0) {
             guest_in_open = false;
             return;
@@ -160,9 +165,29 @@ struct Relay {
     void stop_self()
     {
         mode.restore();
-        ::kill(::getpid(), SIGSTOP);
-        mode.raw();
+        // SIGTSTP with its default action, not SIGSTOP: in an orphaned
+        // process group (ssh host tmuxguard-attach ...) the kernel drops it
+        // and the relay goes on, where SIGSTOP would stop it for ever.
+        struct sigaction dfl {}, old {};
+        dfl.sa_handler = SIG_DFL;
+        sigset_t tstp;
+        sigemptyset(&tstp);
+        sigaddset(&tstp, SIGTSTP);
+        (void)::sigaction(SIGTSTP, &dfl, &old);
+        (void)::sigprocmask(SIG_UNBLOCK, &tstp, nullptr);
+        ::kill(::getpid(), SIGTSTP);
+        (void)::sigprocmask(SIG_BLOCK, &tstp, nullptr);
+        (void)::sigaction(SIGTSTP, &old, nullptr);
+        if (foreground())
+            mode.raw();
         winsize_copy(guest_in, master);
+    }
+
+    // Whether the relay owns the guest's terminal now (not after `bg`).
+    [[nodiscard]] bool foreground() const
+    {
+        const pid_t fg = ::tcgetpgrp(guest_in);
+        return fg < 0 || fg == ::getpgrp();  // not a terminal: nothing to guard
     }
 
     // Ends the client: SIGHUP to the pty's foreground process group (the
@@ -202,7 +227,10 @@ struct Relay {
             winsize_copy(guest_in, master);
             break;
         case SIGCONT:
-            mode.raw();
+            if (foreground()) {  // `bg` continues us without the terminal
+                mode.raw();
+                guest_in_paused = false;
+            }
             winsize_copy(guest_in, master);
             break;
         case SIGTSTP:
@@ -295,8 +323,12 @@ Result<PtyPair> pty_open(int guest_tty_fd)
     if (!p.slave.valid())
         return fail("pty-failed", errno, "/dev/ptmx", "TIOCGPTPEER");
     struct termios t {};
-    if (::isatty(guest_tty_fd) && ::tcgetattr(guest_tty_fd, &t) == 0)
+    if (::isatty(guest_tty_fd) && ::tcgetattr(guest_tty_fd, &t) == 0) {
+        // No echo: keys typed ahead must not show up as the client's output
+        // (tmux sets its own mode once attached; a refused client never does).
+        t.c_lflag &= ~static_cast<tcflag_t>(ECHO | ECHONL);
         (void)::tcsetattr(p.slave.get(), TCSANOW, &t);
+    }
     winsize_copy(guest_tty_fd, p.master.get());
     return p;
 }
@@ -391,7 +423,10 @@ Result<RelayEnd> relay_run(int guest_in, int guest_out, int master_fd, pid_t chi
         return fail("relay-failed", errno, {}, "signalfd");
     Relay r(guest_in, guest_out, master_fd, child);
     (void)::fcntl(master_fd, F_SETFL, ::fcntl(master_fd, F_GETFL) | O_NONBLOCK);
-    r.mode.raw();
+    if (r.foreground())
+        r.mode.raw();
+    else
+        r.guest_in_paused = true;  // started in the background
     winsize_copy(guest_in, master_fd);
     r.child_check();  // it may have ended before the signalfd existed
     while (!r.child_done && r.end.signal == 0) {
@@ -402,7 +437,7 @@ Result<RelayEnd> relay_run(int guest_in, int guest_out, int master_fd, pid_t chi
         struct pollfd fds[4] = {
             {sfd, POLLIN, 0},
             {r.master_open ? master_fd : -1, master_events, 0},
-            {r.guest_in_open && room_to_master ? guest_in : -1, POLLIN, 0},
+            {r.guest_in_open && !r.guest_in_paused && room_to_master ? guest_in : -1, POLLIN, 0},
             {r.to_guest.empty() ? -1 : guest_out, POLLOUT, 0}};
         int n = ::poll(fds, 4, -1);
         if (n < 0 && errno == EINTR)

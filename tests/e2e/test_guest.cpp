@@ -781,7 +781,8 @@ TEST_F(GuestE2E, RelayHoldsNoGateAndTheClientIsConfined)
 
 // Job control: tmux's suspend-client (C-b C-z) stops the guest's client;
 // the monitor and the wrapper stop with it, the guest's shell gets his
-// terminal back as it was, and `fg` resumes the attach.
+// terminal back as it was; `bg` leaves it to the shell, and `fg` resumes
+// the attach with the keys reaching tmux again.
 TEST_F(GuestE2E, SuspendClientStopsTheAttachAndFgResumesIt)
 {
     const Account& guest = user("viewer");
@@ -806,6 +807,13 @@ TEST_F(GuestE2E, SuspendClientStopsTheAttachAndFgResumesIt)
     EXPECT_TRUE(wait_until([&] { return !tty_is_raw(tty); }))
         << "the terminal stayed raw while the attach was stopped";
     EXPECT_TRUE(shell_sync(o)) << "the shell did not get the terminal back:\n" << outer_capture(o);
+
+    // `bg`: the attach runs on without the terminal; the shell keeps it,
+    // cooked, and answers.
+    outer_type(o, "bg");
+    EXPECT_TRUE(wait_until([&] { return proc_state(a.wrapper) != 'T'; })) << outer_capture(o);
+    EXPECT_TRUE(shell_sync(o)) << "the shell lost its terminal after bg:\n" << outer_capture(o);
+    EXPECT_FALSE(tty_is_raw(tty)) << "a background attach made the shell's terminal raw";
 
     outer_type(o, "fg; echo FG-$?");
     EXPECT_TRUE(wait_until([&] {

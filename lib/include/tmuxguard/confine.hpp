@@ -33,7 +33,10 @@
 //  3. add Landlock where the kernel offers it, as a second layer: a ruleset
 //     that handles every filesystem right that creates, writes, truncates,
 //     removes or links, and TCP bind/connect, with no rule granting any of
-//     them. Absent Landlock (ENOSYS, EOPNOTSUPP) is not an error: the
+//     them; and that handles reading and executing, granted only beneath
+//     /usr, /lib, /lib64, /etc, /dev/null, the caller's own /proc entry and
+//     the tmux binary behind `exec_fd` (a server can make its client open
+//     any path it names with MSG_READ_OPEN: the guest's files stay shut). Absent Landlock (ENOSYS, EOPNOTSUPP) is not an error: the
 //     report says why it was skipped; any other Landlock failure is;
 //  4. fail as a whole: any error leaves the caller to refuse the attach
 //     (reason "confine-failed").

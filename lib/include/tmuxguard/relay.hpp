@@ -5,15 +5,17 @@
 // Contract:
 //  1. pty_open() allocates a fresh pty pair before any confinement (opening
 //     /dev/ptmx needs O_RDWR, which the filter forbids afterwards); the
-//     slave starts with the guest terminal's termios and window size;
+//     slave starts with the guest terminal's termios without echo, and its
+//     window size;
 //  2. gate_drop_for_good() makes real, effective and saved gid the real gid
 //     and proves the old effective gid cannot be regained (the relay holds
 //     the guest's terminal and needs no gate);
 //  3. relay_run() puts the guest's terminal in raw mode (when it is one),
 //     copies bytes both ways, passes window size changes on, follows the
 //     client's job control (a stopped client stops the relay with the
-//     terminal restored; SIGCONT puts raw mode back and continues the
-//     client), and restores the terminal state on every way out: the client
+//     terminal restored; SIGCONT puts raw mode back, only when the relay
+//     is in the foreground again, and continues the client; in the
+//     background it reads nothing), and restores the terminal state on every way out: the client
 //     ends, SIGTERM/SIGHUP/SIGINT/SIGQUIT to the relay (the client is sent
 //     SIGHUP), read or write errors;
 //  4. after the client has ended, the master is drained and closed, so any
