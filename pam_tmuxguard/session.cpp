@@ -93,10 +93,10 @@ tg::Result<tg::UniqueFd> count_dir_open(int runtime_fd, const std::string& shown
     return fd;
 }
 
-// The count file RUNTIME/.sessions/UID, opened (created if missing) and
-// checked: a root-owned regular file with one link.
+// The count file RUNTIME/.sessions/UID, opened (created if missing),
+// checked and locked with `lock_op`.
 tg::Result<tg::UniqueFd> count_file_open(const std::string& runtime_dir, uid_t uid,
-                                         std::string& shown)
+                                         std::string& shown, int lock_op)
 {
     tg::Result<tg::UniqueFd> rt = tg::trusted_dir_open(runtime_dir);
     if (!rt)
@@ -107,13 +107,7 @@ tg::Result<tg::UniqueFd> count_file_open(const std::string& runtime_dir, uid_t u
         return std::unexpected(dir.error());
     const std::string name = std::to_string(uid);
     shown = dir_shown + "/" + name;
-    tg::UniqueFd f(::openat(dir->get(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    struct stat st {};
-    if (!f.valid() || ::fstat(f.get(), &st) != 0)
-        return tg::fail("path-error", errno, shown, "cannot open");
-    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || st.st_nlink != 1)
-        return tg::fail("file-unsafe", 0, shown, "not a root-owned regular file");
-    return f;
+    return tg::root_state_file_open(dir->get(), name, shown, lock_op);
 }
 
 // The count in an open, locked count file: 0 for a new (empty) file;
@@ -142,13 +136,9 @@ tg::Result<long> count_parse(int fd, const std::string& shown)
 tg::Result<long> count_update(const std::string& runtime_dir, uid_t uid, long delta)
 {
     std::string shown;
-    tg::Result<tg::UniqueFd> f = count_file_open(runtime_dir, uid, shown);
+    tg::Result<tg::UniqueFd> f = count_file_open(runtime_dir, uid, shown, LOCK_EX);
     if (!f)
         return std::unexpected(f.error());
-    while (::flock(f->get(), LOCK_EX) != 0) {
-        if (errno != EINTR)
-            return tg::fail("path-error", errno, shown, "flock");
-    }
     tg::Result<long> count = count_parse(f->get(), shown);
     if (!count && !(count.error().reason == "count-damaged" && delta > 0))
         return count;
@@ -164,13 +154,9 @@ tg::Result<long> count_update(const std::string& runtime_dir, uid_t uid, long de
 tg::Result<long> count_read(const std::string& runtime_dir, uid_t uid)
 {
     std::string shown;
-    tg::Result<tg::UniqueFd> f = count_file_open(runtime_dir, uid, shown);
+    tg::Result<tg::UniqueFd> f = count_file_open(runtime_dir, uid, shown, LOCK_SH);
     if (!f)
         return std::unexpected(f.error());
-    while (::flock(f->get(), LOCK_SH) != 0) {
-        if (errno != EINTR)
-            return tg::fail("path-error", errno, shown, "flock");
-    }
     return count_parse(f->get(), shown);
 }
 

@@ -121,18 +121,7 @@ bool runtime_user_dir_acl_exact(int fd, gid_t gate_gid)
 // lock and stall logins; root holds it for microseconds.
 Result<UniqueFd> runtime_lock(int runtime_fd, const std::string& runtime_path)
 {
-    const std::string shown = runtime_path + "/.lock";
-    UniqueFd fd(::openat(runtime_fd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    struct stat st {};
-    if (!fd.valid() || ::fstat(fd.get(), &st) != 0)
-        return fail("path-error", errno, shown, "cannot open");
-    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077) != 0)
-        return fail("file-unsafe", 0, shown, "not root's 0600 regular file");
-    while (::flock(fd.get(), LOCK_EX) != 0) {
-        if (errno != EINTR)
-            return fail("path-error", errno, shown, "flock");
-    }
-    return fd;
+    return root_state_file_open(runtime_fd, ".lock", runtime_path + "/.lock", LOCK_EX);
 }
 
 void repaired_add(std::string& what, const std::string& item)
@@ -141,6 +130,22 @@ void repaired_add(std::string& what, const std::string& item)
 }
 
 }  // namespace
+
+Result<UniqueFd> root_state_file_open(int dir_fd, const std::string& name, const std::string& shown,
+                                      int lock_op)
+{
+    UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    struct stat st {};
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0)
+        return fail("path-error", errno, shown, "cannot open");
+    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || st.st_nlink != 1 || (st.st_mode & 077) != 0)
+        return fail("file-unsafe", 0, shown, "not root's 0600 regular file with one link");
+    while (lock_op != 0 && ::flock(fd.get(), lock_op) != 0) {
+        if (errno != EINTR)
+            return fail("path-error", errno, shown, "flock");
+    }
+    return fd;
+}
 
 Result<UniqueFd> root_dir_ensure(const std::string& path)
 {

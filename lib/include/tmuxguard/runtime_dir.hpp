@@ -54,6 +54,13 @@ struct RuntimeDir {
                                                         const std::string& runtime_path,
                                                         uid_t uid, gid_t gid, gid_t gate_gid);
 
+// Opens (creating it 0600 if missing) the state file `name` under `dir_fd`:
+// root's regular file, one link, no access for group or other; then takes
+// flock(`lock_op`) unless it is 0. For RUNTIME/.lock and the PAM module's
+// session counts. Reasons: "path-error", "file-unsafe".
+[[nodiscard]] Result<UniqueFd> root_state_file_open(int dir_fd, const std::string& name,
+                                                    const std::string& shown, int lock_op);
+
 // RUNTIME/UID as text (trailing slashes of RUNTIME dropped).
 [[nodiscard]] std::string runtime_user_dir_path(const std::string& runtime_path, uid_t uid);
 
