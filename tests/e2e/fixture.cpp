@@ -247,13 +247,18 @@ RunResult E2E::attach_plain(const Account& who, const std::vector<std::string>& 
 Outer E2E::outer_attach(const Account& guest, const std::vector<std::string>& args,
                         const std::vector<std::string>& env, const std::string& binary)
 {
-    Outer o;
-    o.name = World::get().unique_name("outer");
-    World::get().outer_register_name(o.name);
     std::string cmd = "exec runuser -u " + guest.name + " -- ";
     if (!env.empty())
         cmd += "env " + shell_join(env) + " ";
     cmd += shell_join({binary.empty() ? path_attach() : binary}) + " " + shell_join(args);
+    return outer_start(cmd);
+}
+
+Outer E2E::outer_start(const std::string& cmd)
+{
+    Outer o;
+    o.name = World::get().unique_name("outer");
+    World::get().outer_register_name(o.name);
     RunResult r = proc_run({"tmux", "-L", o.name, "-f", path_outer_conf(), "new-session", "-d",
                             "-s", "outer", "-x", "160", "-y", "40", cmd});
     EXPECT_EQ(r.status, 0) << "outer tmux: " << cmd << "\n" << r.both();

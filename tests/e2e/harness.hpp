@@ -263,6 +263,8 @@ protected:
     // A real attach without a terminal (denials only).
     [[nodiscard]] RunResult attach_plain(const Account& who, const std::vector<std::string>& args);
 
+    // An outer tmux (registered for cleanup) whose one pane runs `cmd` as root.
+    [[nodiscard]] Outer outer_start(const std::string& cmd);
     // Starts an outer tmux whose pane runs `runuser -u GUEST -- [ENV...] BINARY ARGS`.
     [[nodiscard]] Outer outer_attach(const Account& guest, const std::vector<std::string>& args,
                                      const std::vector<std::string>& env = {},

@@ -358,21 +358,11 @@ protected:
     // An outer tmux whose pane runs root's /bin/sh with `env` added.
     Outer root_shell(const std::vector<std::string>& env)
     {
-        Outer o;
-        o.name = World::get().unique_name("outer");
-        World::get().outer_register_name(o.name);
         std::string cmd = "exec env";
         for (const auto& e : env)
             cmd += " '" + e + "'";  // the tests pass no quote characters
         cmd += " /bin/sh";
-        RunResult r = proc_run({"tmux", "-L", o.name, "-f", path_outer_conf(), "new-session", "-d",
-                                "-s", "outer", "-x", "160", "-y", "40", cmd});
-        EXPECT_EQ(r.status, 0) << "outer tmux: " << cmd << "\n" << r.both();
-        r = proc_run({"tmux", "-L", o.name, "display-message", "-p", "#{pid}"});
-        if (r.status == 0)
-            o.server_pid = static_cast<pid_t>(std::stol(r.out));
-        World::get().outer_register_pid(o.server_pid);
-        outers_.push_back(o);
+        Outer o = outer_start(cmd);
         EXPECT_TRUE(shell_sync(o)) << "root's shell does not answer:\n" << outer_capture(o);
         return o;
     }
