@@ -22,36 +22,12 @@ deps=(cmake ninja-build g++ libpam0g-dev libacl1-dev libseccomp-dev libbenchmark
 [[ $samples =~ ^[1-9][0-9]*$ ]] || { echo "usage: bench/keystroke-rtt.sh [SAMPLES]" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench/keystroke-rtt.sh: needs root (creates accounts)" >&2; exit 1; }
 
-deps_install() {
-    local missing=() p
-    for p in "${deps[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-            missing+=("$p")
-    done
-    ((${#missing[@]} == 0)) && return 0
-    echo "bench/keystroke-rtt.sh: installing ${missing[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q </dev/null >&2
-    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >&2
-}
-
-configure() {
-    cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTMUXGUARD_TESTS=OFF \
-        -DTMUXGUARD_BENCH=ON -DCMAKE_INSTALL_PREFIX="$prefix" \
-        -DCMAKE_INSTALL_SYSCONFDIR="$prefix/etc" -DCMAKE_INSTALL_LOCALSTATEDIR="$prefix/var" >/dev/null
-}
-cache() { sed -n "s|^$1:[A-Z]*=||p" "$build/CMakeCache.txt"; }
-
-deps_install
-configure
-# Baked-in paths are cached: a tree configured for another prefix starts afresh.
-if [[ $(cache TMUXGUARD_ATTACH_PATH) != "$prefix"/* || $(cache TMUXGUARD_COMPILED_POLICY) != "$prefix"/* ]]; then
-    rm -f "$build/CMakeCache.txt"
-    configure
-fi
-ninja -C "$build" >/dev/null
-attach=$(cache TMUXGUARD_ATTACH_PATH)
-policy=$(cache TMUXGUARD_POLICY_FILE)
+# shellcheck source=bench/common.sh
+. "$top/bench/common.sh"
+bench_deps_install bench/keystroke-rtt.sh "${deps[@]}"
+bench_build
+attach=$(bench_cache TMUXGUARD_ATTACH_PATH)
+policy=$(bench_cache TMUXGUARD_POLICY_FILE)
 tmux=$(command -v tmux)
 
 tag=tgbr-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n' | cut -c1-5)
