@@ -58,6 +58,32 @@ int binary_open(const char* path)
     return ::open(path, O_RDONLY | O_CLOEXEC);
 }
 
+// What /proc/self/status says: NoNewPrivs 1 and Seccomp 2 (a filter).
+struct OwnStatus {
+    bool nnp = false;
+    bool filter = false;
+};
+OwnStatus own_status()
+{
+    OwnStatus st;
+    std::ifstream in("/proc/self/status");
+    for (std::string line; std::getline(in, line);) {
+        st.nnp = st.nnp || line == "NoNewPrivs:\t1";
+        st.filter = st.filter || line == "Seccomp:\t2";
+    }
+    return st;
+}
+bool own_status_confined()
+{
+    const OwnStatus st = own_status();
+    return st.nnp && st.filter;
+}
+bool own_status_shows_either()
+{
+    const OwnStatus st = own_status();
+    return st.nnp || st.filter;
+}
+
 // Exit status of a child that runs `body` after the filter went on (or,
 // for the control case, without it): 99 means the filter could not be
 // installed.
@@ -169,14 +195,7 @@ TEST_F(Confine, Clause1_NoNewPrivsAndSeccompFilterAreSet)
         int fd = binary_open("/bin/true");
         if (fd < 0 || !tg::confine_exec_once(fd))
             return 10;
-        std::ifstream in("/proc/self/status");
-        std::string line;
-        bool nnp = false, filter = false;
-        while (std::getline(in, line)) {
-            nnp = nnp || line == "NoNewPrivs:\t1";
-            filter = filter || line == "Seccomp:\t2";
-        }
-        return nnp && filter ? 0 : 12;
+        return own_status_confined() ? 0 : 12;
     });
     EXPECT_EQ(status, 0);
 }
@@ -196,14 +215,7 @@ TEST(ConfineStatus, Clause1_AnUnprivilegedCallerIsConfined)
             return 10;
         if (rep->landlock_abi <= 0)
             return 11;
-        std::ifstream in("/proc/self/status");
-        std::string line;
-        bool nnp = false, filter = false;
-        while (std::getline(in, line)) {
-            nnp = nnp || line == "NoNewPrivs:\t1";
-            filter = filter || line == "Seccomp:\t2";
-        }
-        return nnp && filter ? 0 : 12;
+        return own_status_confined() ? 0 : 12;
     });
     EXPECT_EQ(status, 0) << "10 confine failed, 11 no Landlock, 12 status lines";
 }
@@ -223,14 +235,7 @@ TEST(ConfineArgs, Clause4_BadDescriptorIsConfineFailed)
 TEST(ConfineStatus, Control_WithoutConfineNoNewPrivsAndSeccompAreOff)
 {
     int status = status_under(Filter::off, [] {
-        std::ifstream in("/proc/self/status");
-        std::string line;
-        bool nnp = false, filter = false;
-        while (std::getline(in, line)) {
-            nnp = nnp || line == "NoNewPrivs:\t1";
-            filter = filter || line == "Seccomp:\t2";
-        }
-        return !nnp && !filter ? 0 : 12;
+        return !own_status_shows_either() ? 0 : 12;
     });
     EXPECT_EQ(status, 0);
 }
