@@ -5,8 +5,11 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <ctime>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,16 +31,28 @@ inline constexpr int kExitSystem = 3;   // system error
 struct OptionSpec {
     bool json = false;  // --json
     bool at = false;    // --at YYYY-MM-DDTHH:MM
+    std::vector<std::string_view> flags = {};   // e.g. "--dry-run"
+    std::vector<std::string_view> values = {};  // e.g. "--idle": "--idle V" or "--idle=V"
 };
 
 struct Args {
     std::vector<std::string> operands;
     bool json = false;
     std::optional<std::string> at;
+    std::set<std::string, std::less<>> flags;
+    std::map<std::string, std::string, std::less<>> values;
+
+    [[nodiscard]] bool flag(std::string_view name) const { return flags.contains(name); }
+    [[nodiscard]] std::optional<std::string> value(std::string_view name) const
+    {
+        auto it = values.find(name);
+        return it == values.end() ? std::nullopt : std::optional<std::string>(it->second);
+    }
 };
 
 // Parses a command's arguments (after the command name): the options of
-// `spec` anywhere, "--" ends options, any other "-..." is a usage error.
+// `spec` anywhere, "--" ends options, any other "-..." is a usage error, and
+// so is an option given twice.
 [[nodiscard]] tg::Result<Args> args_parse(const std::vector<std::string>& argv, OptionSpec spec);
 
 // tg::text_safe (names.hpp): control bytes and bytes >= 0x7f as \xNN.
@@ -60,6 +75,20 @@ void err_line(std::string_view command, std::string_view message);
 
 // Reads and parses the compiled policy at paths::compiled_policy.
 [[nodiscard]] tg::Result<tg::CompiledPolicy> compiled_policy_load();
+
+// A duration: one or more NUMBER UNIT pairs, unit s, m, h, d or w ("90s",
+// "30m", "1h30m", "2d"); at least 1 s, at most 366 days; a bare number is
+// refused (minutes or seconds?). Reason "usage" with the text in `detail`.
+[[nodiscard]] tg::Result<std::chrono::seconds> duration_parse(std::string_view text);
+
+// The shortest exact spelling with the two largest units: "45s", "3m20s",
+// "1h30m", "2d3h" (seconds dropped from hours up, minutes from days up).
+[[nodiscard]] std::string duration_format(std::chrono::seconds d);
+
+// Prints rows under a header as aligned columns (two blanks between), every
+// cell through text_safe(); the last column is not padded.
+void table_print(const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& rows);
 
 // Local time as "YYYY-MM-DDTHH:MM".
 [[nodiscard]] std::string time_local_format(std::time_t t);
@@ -91,5 +120,13 @@ int cmd_explain(const std::vector<std::string>& argv);
 int cmd_reload(const std::vector<std::string>& argv);
 int cmd_serve(const std::vector<std::string>& argv);
 int cmd_sync(const std::vector<std::string>& argv);
+int cmd_audit(const std::vector<std::string>& argv);
+int cmd_lint(const std::vector<std::string>& argv);
+int cmd_clients(const std::vector<std::string>& argv);
+int cmd_reap(const std::vector<std::string>& argv);
+int cmd_rotate(const std::vector<std::string>& argv);
+int cmd_grant(const std::vector<std::string>& argv);
+int cmd_revoke(const std::vector<std::string>& argv);
+int cmd_log(const std::vector<std::string>& argv);
 
 }  // namespace tgcli

@@ -3,6 +3,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -27,32 +28,150 @@ std::optional<std::string>& caller_tz_slot()
     return tz;
 }
 
+// Whether `list` holds `name`.
+bool option_known(const std::vector<std::string_view>& list, std::string_view name)
+{
+    return std::find(list.begin(), list.end(), name) != list.end();
+}
+
 }  // namespace
 
-// Options anywhere, "--" ends them, unknown options are usage errors.
+// Options anywhere, "--" ends them, unknown or repeated options are usage errors.
 tg::Result<Args> args_parse(const std::vector<std::string>& argv, OptionSpec spec)
 {
     Args a;
     bool options_done = false;
+    auto twice = [](std::string_view name) {
+        return tg::fail("usage", 0, {}, "option " + std::string(name) + " given twice");
+    };
     for (std::size_t i = 0; i < argv.size(); ++i) {
         const std::string& s = argv[i];
         if (options_done || s.empty() || s[0] != '-' || s == "-") {
             a.operands.push_back(s);
-        } else if (s == "--") {
+            continue;
+        }
+        if (s == "--") {
             options_done = true;
-        } else if (spec.json && s == "--json") {
+            continue;
+        }
+        std::size_t eq = s.find('=');
+        std::string name = s.substr(0, eq);
+        bool takes_value = (spec.at && name == "--at") || option_known(spec.values, name);
+        if (spec.json && s == "--json") {
+            if (a.json)
+                return twice(s);
             a.json = true;
-        } else if (spec.at && s == "--at") {
-            if (i + 1 >= argv.size())
-                return tg::fail("usage", 0, {}, "option --at needs a value");
-            a.at = argv[++i];
-        } else if (spec.at && s.starts_with("--at=")) {
-            a.at = s.substr(5);
+        } else if (option_known(spec.flags, s)) {
+            if (!a.flags.insert(s).second)
+                return twice(s);
+        } else if (takes_value) {
+            std::string value;
+            if (eq != std::string::npos)
+                value = s.substr(eq + 1);
+            else if (i + 1 < argv.size())
+                value = argv[++i];
+            else
+                return tg::fail("usage", 0, {}, "option " + text_safe(name) + " needs a value");
+            if (name == "--at") {
+                if (a.at)
+                    return twice(name);
+                a.at = value;
+            } else if (!a.values.emplace(name, value).second) {
+                return twice(name);
+            }
         } else {
             return tg::fail("usage", 0, {}, "unknown option '" + text_safe(s) + "'");
         }
     }
     return a;
+}
+
+// NUMBER UNIT pairs, summed; every failure is a usage error.
+tg::Result<std::chrono::seconds> duration_parse(std::string_view text)
+{
+    constexpr long long kMax = 366LL * 24 * 3600;
+    auto bad = [&](const std::string& why) {
+        return tg::fail("usage", 0, {},
+                        "invalid duration '" + text_safe(text) + "': " + why +
+                            " (want e.g. 90s, 30m, 1h30m, 2d)");
+    };
+    if (text.empty())
+        return bad("empty");
+    long long total = 0;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        long long n = 0;
+        std::size_t digits = 0;
+        for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) {
+            n = n * 10 + (text[i] - '0');
+            if (n > kMax)
+                return bad("too long (at most 366 days)");
+        }
+        if (digits == 0)
+            return bad("a number must come first");
+        if (i == text.size())
+            return bad("a number needs a unit (s, m, h, d, w)");
+        long long unit = 0;
+        switch (text[i++]) {
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        case 'w': unit = 7 * 86400; break;
+        default: return bad("unknown unit");
+        }
+        total += n * unit;
+        if (total > kMax)
+            return bad("too long (at most 366 days)");
+    }
+    if (total < 1)
+        return bad("must be at least 1s");
+    return std::chrono::seconds(total);
+}
+
+// The largest unit that fits and the one below it, e.g. 5400 s -> "1h30m".
+std::string duration_format(std::chrono::seconds d)
+{
+    constexpr long long kSize[] = {86400, 3600, 60, 1};
+    constexpr char kName[] = {'d', 'h', 'm', 's'};
+    long long s = std::max<long long>(d.count(), 0);
+    std::size_t first = 0;
+    while (first + 1 < std::size(kSize) && s < kSize[first])
+        ++first;
+    std::string out = std::to_string(s / kSize[first]) + kName[first];
+    if (first + 1 < std::size(kSize) && (s % kSize[first]) / kSize[first + 1] != 0)
+        out += std::to_string((s % kSize[first]) / kSize[first + 1]) + kName[first + 1];
+    return out;
+}
+
+// Column widths over header and rows, then one line each.
+void table_print(const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& rows)
+{
+    std::vector<std::vector<std::string>> all;
+    all.reserve(rows.size() + 1);
+    all.push_back(header);
+    for (const auto& r : rows)
+        all.push_back(r);
+    std::vector<std::size_t> width;
+    for (auto& r : all) {
+        for (std::size_t c = 0; c < r.size(); ++c) {
+            r[c] = text_safe(r[c]);
+            if (width.size() <= c)
+                width.resize(c + 1, 0);
+            width[c] = std::max(width[c], r[c].size());
+        }
+    }
+    for (const auto& r : all) {
+        std::string line;
+        for (std::size_t c = 0; c < r.size(); ++c) {
+            line += r[c];
+            if (c + 1 < r.size())
+                line.append(width[c] - r[c].size() + 2, ' ');
+        }
+        line += '\n';
+        std::fwrite(line.data(), 1, line.size(), stdout);
+    }
 }
 
 // One sanitised line on stdout.

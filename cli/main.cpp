@@ -35,6 +35,22 @@ constexpr Command kCommands[] = {
      "owner or root: start SHARE's tmux server as its owner, hardened and synced"},
     {"sync", tgcli::cmd_sync, "sync [SHARE...] [--json]",
      "owner or root: make each running server's access list equal the policy"},
+    {"audit", tgcli::cmd_audit, "audit [PATH...] [--json]",
+     "find every tmux server socket and report who can reach it; exit 1 on a high finding"},
+    {"lint", tgcli::cmd_lint, "lint [FILE...] [--json]",
+     "flag tmux config lines that raise privilege or weaken sharing; exit 1 on findings"},
+    {"clients", tgcli::cmd_clients, "clients [SHARE...] [--json]",
+     "owner or root: who is attached to which share, read-only or not, since when, idle how long"},
+    {"reap", tgcli::cmd_reap, "reap --idle DURATION [--dry-run] [--json]",
+     "owner or root: detach idle guests and end dormant sessions, each action logged"},
+    {"rotate", tgcli::cmd_rotate, "rotate [SHARE...] [--json]",
+     "owner or root: re-create each share's socket, re-apply its ACL, sync its access list"},
+    {"grant", tgcli::cmd_grant, "grant USER view|interact SHARE --for DURATION",
+     "root: a time-bound grant, written as a policy drop-in and applied with reload"},
+    {"revoke", tgcli::cmd_revoke, "revoke USER SHARE",
+     "root: remove USER's grant on SHARE, reload, and detach USER"},
+    {"log", tgcli::cmd_log, "log show [--since WHEN] [--user USER] [--share SHARE] [--json] | log verify [FILE...]",
+     "root: show decision records; verify the log's hash chain"},
 };
 
 // Usage of every command, on `out`.

@@ -19,7 +19,7 @@ PREFIX=${TMUXGUARD_TEST_PREFIX:-/opt/tmuxguard-test}
 BUILD="$ROOT/build-test${PREFIX#/opt/tmuxguard-test}"
 XML_DIR="$BUILD/gtest-xml"
 CTEST_LOG="$BUILD/ctest.log"
-DEPS=(cmake ninja-build g++ libacl1-dev libseccomp-dev libpam0g-dev libgtest-dev googletest
+DEPS=(cmake ninja-build g++ libacl1-dev libseccomp-dev libpam0g-dev nettle-dev libgtest-dev googletest
       pamtester libpam-wrapper tmux acl strace binutils passwd procps util-linux)
 
 die() {
