@@ -28,27 +28,6 @@ namespace {
 constexpr const char* kServe = "serve";
 constexpr const char* kSync = "sync";
 
-// The compiled policy, valid; prints why not and returns nullopt.
-std::optional<tg::CompiledPolicy> policy_for_command(const char* command)
-{
-    tg::Result<tg::CompiledPolicy> c = compiled_policy_load();
-    if (!c) {
-        err_line(command, "cannot read the compiled policy: " + c.error().message());
-        return std::nullopt;
-    }
-    if (!c->invalid.empty()) {
-        err_line(command, "policy invalid (every attach is denied): " + c->invalid);
-        return std::nullopt;
-    }
-    return std::move(*c);
-}
-
-// Whether the caller may act on the share: root, or its owner.
-bool caller_may_manage(const tg::CompiledShare& s)
-{
-    return caller_is_root() || (::getuid() == s.owner_uid && ::geteuid() == s.owner_uid);
-}
-
 // The socket's directory, ready for a server: root creates or fixes
 // RUNTIME/UID; the owner needs it to exist (and re-sets its ACL); a custom
 // socket directory must exist and pass the walk.
@@ -165,27 +144,6 @@ int serve_run(const tg::CompiledPolicy& c, const tg::CompiledShare& s, const Acc
     return rep.ok() ? kExitOk : kExitSystem;
 }
 
-// The shares a sync covers: those named, or all the caller may manage.
-// Errors: "unknown-share", "not-owner".
-tg::Result<std::vector<const tg::CompiledShare*>> sync_targets(const tg::CompiledPolicy& c,
-                                                              const std::vector<std::string>& names)
-{
-    std::vector<const tg::CompiledShare*> out;
-    for (const std::string& n : names) {
-        const tg::CompiledShare* s = tg::name_is_valid_share(n) ? c.find_share(n) : nullptr;
-        if (s == nullptr)
-            return tg::fail("unknown-share", 0, {}, "unknown share '" + n + "'");
-        if (!caller_may_manage(*s))
-            return tg::fail("not-owner", 0, {}, "only the owner of " + n + " or root may sync it");
-        out.push_back(s);
-    }
-    for (const tg::CompiledShare& s : c.shares) {
-        if (names.empty() && caller_may_manage(s))
-            out.push_back(&s);
-    }
-    return out;
-}
-
 }  // namespace
 
 // Starts SHARE's server as its owner, or syncs it if it already runs.
@@ -196,7 +154,7 @@ int cmd_serve(const std::vector<std::string>& argv)
         err_line(kServe, a ? "usage: tmuxguard serve SHARE" : a.error().detail);
         return kExitUsage;
     }
-    std::optional<tg::CompiledPolicy> c = policy_for_command(kServe);
+    std::optional<tg::CompiledPolicy> c = policy_load_valid(kServe);
     if (!c)
         return kExitUsage;
     const std::string& name = a->operands[0];
@@ -225,13 +183,13 @@ int cmd_sync(const std::vector<std::string>& argv)
         err_line(kSync, a.error().detail);
         return kExitUsage;
     }
-    std::optional<tg::CompiledPolicy> c = policy_for_command(kSync);
+    std::optional<tg::CompiledPolicy> c = policy_load_valid(kSync);
     if (!c)
         return kExitUsage;
-    tg::Result<std::vector<const tg::CompiledShare*>> targets = sync_targets(*c, a->operands);
+    tg::Result<std::vector<const tg::CompiledShare*>> targets = share_targets(*c, a->operands, kSync);
     if (!targets) {
         err_line(kSync, targets.error().detail);
-        return targets.error().reason == "not-owner" ? kExitRefused : kExitUsage;
+        return share_targets_status(targets.error());
     }
     int status = kExitOk;
     std::string json;

@@ -231,6 +231,55 @@ std::string_view action_name(SyncAction a)
 
 }  // namespace
 
+// compiled_policy_load(), refused when missing, unreadable or invalid.
+std::optional<tg::CompiledPolicy> policy_load_valid(std::string_view command)
+{
+    tg::Result<tg::CompiledPolicy> c = compiled_policy_load();
+    if (!c) {
+        err_line(command, "cannot read the compiled policy: " + c.error().message());
+        return std::nullopt;
+    }
+    if (!c->invalid.empty()) {
+        err_line(command, "policy invalid (every attach is denied): " + c->invalid);
+        return std::nullopt;
+    }
+    return std::move(*c);
+}
+
+// Root, or the owner itself (real and effective uid).
+bool caller_may_manage(const tg::CompiledShare& s)
+{
+    return caller_is_root() || (::getuid() == s.owner_uid && ::geteuid() == s.owner_uid);
+}
+
+// Named shares must exist and be the caller's; no names: all the caller's.
+tg::Result<std::vector<const tg::CompiledShare*>>
+share_targets(const tg::CompiledPolicy& c, const std::vector<std::string>& names,
+              std::string_view verb)
+{
+    std::vector<const tg::CompiledShare*> out;
+    for (const std::string& n : names) {
+        const tg::CompiledShare* s = tg::name_is_valid_share(n) ? c.find_share(n) : nullptr;
+        if (s == nullptr)
+            return tg::fail("unknown-share", 0, {}, "unknown share '" + n + "'");
+        if (!caller_may_manage(*s))
+            return tg::fail("not-owner", 0, {},
+                            "only the owner of " + n + " or root may " + std::string(verb) + " it");
+        out.push_back(s);
+    }
+    for (const tg::CompiledShare& s : c.shares) {
+        if (names.empty() && caller_may_manage(s))
+            out.push_back(&s);
+    }
+    return out;
+}
+
+// "not-owner" is a refusal (1); an unknown share a usage error (2).
+int share_targets_status(const tg::Error& e)
+{
+    return e.reason == "not-owner" ? kExitRefused : kExitUsage;
+}
+
 // dir_open_verified on the socket's directory, then server_probe_at.
 tg::Result<ServerProbe> server_probe(const tg::CompiledShare& s)
 {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,26 @@
 #include "tmuxguard/unique_fd.hpp"
 
 namespace tgcli {
+
+// The compiled policy, valid; otherwise prints why ("tmuxguard: COMMAND:
+// ...") and returns nullopt: the command exits 2.
+[[nodiscard]] std::optional<tg::CompiledPolicy> policy_load_valid(std::string_view command);
+
+// Whether the caller may act on the share: root, or its owner (real and
+// effective uid).
+[[nodiscard]] bool caller_may_manage(const tg::CompiledShare& s);
+
+// The shares a command covers: each one named (it must exist and be the
+// caller's to manage), or without names every share the caller may manage
+// (root: all), in policy order. Errors: "unknown-share" (exit 2),
+// "not-owner" (exit 1); the detail reads "only the owner of SHARE or root
+// may VERB it".
+[[nodiscard]] tg::Result<std::vector<const tg::CompiledShare*>>
+share_targets(const tg::CompiledPolicy& c, const std::vector<std::string>& names,
+              std::string_view verb);
+
+// The exit status for an error of share_targets().
+[[nodiscard]] int share_targets_status(const tg::Error& e);
 
 enum class ServerState : std::uint8_t {
     no_dir,   // the socket's directory does not exist
