@@ -288,6 +288,11 @@ TEST_F(ClientStateE2E, GuestsOwnDetachClientExecRunsNothing)
     pid_t client = -1;
     ASSERT_TRUE(wait_until([&] { return (client = client_pid_of(s, typist.uid)) > 0; }))
         << outer_capture(o);
+    // Keys sent before the client draws can be lost while it sets up its
+    // terminal; once the guest's screen shows the owner's output it reads them.
+    owner_type(s, "echo ready-$((6*7))");
+    ASSERT_TRUE(wait_until([&] { return contains(outer_capture(o), "ready-42"); }))
+        << outer_capture(o);
     outer_keys(o, {"C-b", ":"});
     outer_type(o, "detach-client -E 'touch " + marker + "'");
     EXPECT_TRUE(wait_until([&] { return client_pid_of(s, typist.uid) < 0; }))
