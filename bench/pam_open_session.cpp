@@ -10,7 +10,7 @@
 //     [--baseline-service=NAME] [--benchmark_...]
 // Each option can also come from the environment: TGBP_CONFDIR, TGBP_USER,
 // TGBP_RUNTIME_DIR, TGBP_SERVICE, TGBP_REAP_SERVICE, TGBP_BASELINE_SERVICE.
-// The service files in DIR (bench/pam-open-session.sh writes them):
+// The service files in DIR (bench/run.sh writes them):
 //   SERVICE           session required .../pam_tmuxguard.so runtime_dir=PATH
 //   REAP-SERVICE      the same line plus reap_on_logout
 //   BASELINE-SERVICE  session required pam_permit.so
