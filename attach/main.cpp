@@ -53,7 +53,7 @@ struct Attempt {
     tg::Caller caller;
     tg::AttachArgs args;
     tg::UniqueFd tmux_fd;  // the checked tmux binary, exec'd by descriptor
-    tg::UniqueFd log_fd;   // kept after the allow record: the relay logs how it ended
+    tg::LogFiles log;      // kept after the allow record: the relay logs how it ended
     tg::PtyPair pty;       // the client's terminal (step 10)
 };
 
@@ -179,25 +179,26 @@ tg::Result<tg::CompiledPolicy> policy_open(const std::string& share, uid_t uid)
     return policy;
 }
 
-// Writes the attempt's record (and the syslog line). An unwritable record
-// is itself a refusal: no log, no access.
+// Writes the attempt's record, linked into the log's hash chain, and the
+// syslog line carrying the record's hash. An unwritable record is itself a
+// refusal: no log, no access.
 tg::Result<void> record_write(Attempt& a)
 {
     std::string log = a.policy ? a.policy->log : tg::paths::default_log;
     bool use_syslog = !a.policy || a.policy->syslog;
     struct timespec now {};
     ::clock_gettime(CLOCK_REALTIME, &now);
-    std::string line = tg::log_encode(a.record, now);
-    if (!a.log_fd.valid()) {
-        auto fd = tg::log_open(log);
-        if (!fd)
-            return std::unexpected(fd.error());
-        a.log_fd = std::move(*fd);
+    if (!a.log.valid()) {
+        auto files = tg::log_files_open(log);
+        if (!files)
+            return std::unexpected(files.error());
+        a.log = std::move(*files);
     }
-    if (auto written = tg::log_write(a.log_fd.get(), line); !written)
-        return written;  // the caller's denial goes to syslog, once
+    auto hash = tg::log_append(a.log, a.record, now);
+    if (!hash)
+        return std::unexpected(hash.error());  // the caller's denial goes to syslog, once
     if (use_syslog)
-        tg::log_syslog(a.record);
+        tg::log_syslog(a.record, *hash);
     return {};
 }
 
@@ -271,7 +272,7 @@ tg::UniqueFd share_socket_verify(Attempt& a)
     const int fd = socket_fd.release();
     const int tmux = a.tmux_fd.release();
     a.pty.master.reset();
-    a.log_fd.reset();
+    a.log.reset();
     tg::pty_monitor_run(a.pty.slave.release(), [&] {
         if (::chdir("/") != 0 || ::fcntl(fd, F_SETFD, 0) != 0) {
             stderr_line("tmuxguard: cannot prepare tmux: " + std::string(std::strerror(errno)));
@@ -416,11 +417,12 @@ static int attempt_run(int argc, char** argv)
         if (!pty)
             attempt_deny(a, "pty-failed", pty.error().message());
         a.pty = std::move(*pty);
-        // The log is opened before the filter forbids opening for writing.
-        auto log = tg::log_open(a.policy->log);
+        // The log and its head are opened before the filter forbids opening
+        // for writing; flock, pread, write and pwrite on them still work.
+        auto log = tg::log_files_open(a.policy->log);
         if (!log)
             attempt_deny(a, "log-unavailable", log.error().message());
-        a.log_fd = std::move(*log);
+        a.log = std::move(*log);
         auto confined = tg::confine_exec_once(a.tmux_fd.get());
         if (!confined)
             attempt_deny(a, "confine-failed", confined.error().message());

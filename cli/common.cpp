@@ -259,7 +259,8 @@ std::string path_basename(const std::string& path)
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// log_open + log_encode + log_write, then syslog; failures are warnings.
+// log_files_open + log_append (the hash chain), then syslog with the
+// record's hash; failures are warnings.
 void cli_log_event(const tg::CompiledPolicy& c, tg::DecisionRecord r, std::string_view command)
 {
     r.pid = ::getpid();
@@ -267,19 +268,23 @@ void cli_log_event(const tg::CompiledPolicy& c, tg::DecisionRecord r, std::strin
         r.uid = ::getuid();
     struct timespec ts {};
     ::clock_gettime(CLOCK_REALTIME, &ts);
-    tg::Result<tg::UniqueFd> fd = tg::log_open(c.log);
-    struct stat st {};
+    tg::Result<tg::LogFiles> files = tg::log_files_open(c.log);
     // Root passes every permission check, so the CLI also insists that the
-    // file is the log reload made (group gate): a `set log` typo naming some
-    // other root file must not get JSON lines appended to it.
-    if (fd && (::fstat(fd->get(), &st) != 0 || st.st_gid != c.gate_gid))
-        fd = tg::fail("log-unavailable", 0, c.log, "not the decision log (its group is not the gate)");
-    tg::Result<void> wrote = fd ? tg::log_write(fd->get(), tg::log_encode(r, ts))
-                                : tg::Result<void>(std::unexpected(fd.error()));
-    if (!wrote)
-        err_line(command, "warning: cannot write the decision log: " + wrote.error().message());
+    // files are the log and head reload made (group gate): a `set log` typo
+    // naming some other root file must not get JSON lines appended to it.
+    auto gate_group = [&](const tg::UniqueFd& fd) {
+        struct stat st {};
+        return ::fstat(fd.get(), &st) == 0 && st.st_gid == c.gate_gid;
+    };
+    if (files && (!gate_group(files->log) || !gate_group(files->head)))
+        files = tg::fail("log-unavailable", 0, c.log,
+                         "not the decision log (its group, or its head's, is not the gate)");
+    tg::Result<std::string> hash = files ? tg::log_append(*files, r, ts)
+                                         : tg::Result<std::string>(std::unexpected(files.error()));
+    if (!hash)
+        err_line(command, "warning: cannot write the decision log: " + hash.error().message());
     if (c.syslog)
-        tg::log_syslog(r);
+        tg::log_syslog(r, hash ? std::string_view(*hash) : std::string_view());
 }
 
 // unsetenv("TZ") + tzset(), keeping the old value.

@@ -4,9 +4,10 @@
 //  2. load and compile the text policy (NSS);
 //  3. write the compiled policy atomically (an invalid one too: it denies all);
 //  4. ensure the runtime directory and each owner's RUNTIME/UID;
-//  5. ensure the decision log file (root:gate 0620);
+//  5. ensure the decision log file and its head (root:gate 0660);
 //  6. sync every share, report, log a "reload" record.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "runtime_dir.hpp"
 #include "tmuxguard/runtime_dir.hpp"
 #include "share_ops.hpp"
+#include "tmuxguard/log_chain.hpp"
 #include "tmuxguard/pathwalk.hpp"
 #include "tmuxguard/paths.hpp"
 #include "tmuxguard/policy.hpp"
@@ -108,10 +110,11 @@ int runtime_dirs_ensure(const tg::CompiledPolicy& c)
     return failures;
 }
 
-// Fixes an existing log file through an O_PATH descriptor: regular, one
-// link, root-owned; then group gate, mode 0620.
+// Fixes an existing log file (or its head, `what`) through an O_PATH
+// descriptor: regular, one link, root-owned; then group gate, mode 0660
+// (the wrapper reads the log's tail to link each record to the last).
 tg::Result<void> log_file_fix(int dir_fd, const std::string& name, const std::string& path,
-                              gid_t gate)
+                              gid_t gate, const std::string& what = "the log")
 {
     tg::UniqueFd fd(::openat(dir_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     struct stat st {};
@@ -123,14 +126,95 @@ tg::Result<void> log_file_fix(int dir_fd, const std::string& name, const std::st
     // naming some other root file must not hand it to the gate group.
     if (st.st_gid != gate && st.st_size != 0)
         return tg::fail("log-unavailable", 0, path,
-                        "exists, is not empty and is not group gate: not adopting it as the log");
+                        "exists, is not empty and is not group gate: not adopting it as " + what);
     if (::fchownat(fd.get(), "", 0, gate, AT_EMPTY_PATH) != 0 ||
-        ::chmod(tg::fd_proc_path(fd.get()).c_str(), 0620) != 0)
-        return tg::fail("log-unavailable", errno, path, "cannot set owner root:gate mode 0620");
+        ::chmod(tg::fd_proc_path(fd.get()).c_str(), 0660) != 0)
+        return tg::fail("log-unavailable", errno, path, "cannot set owner root:gate mode 0660");
     return {};
 }
 
-// Step 5: the log's directory root 0755, the file root:gate 0620.
+// A new head for the log, computed from the log: made as an unnamed file
+// (O_TMPFILE) and linked into place only once it is complete, so no writer
+// ever opens a half-written head (and none can write while there is no
+// head). Where the file system has no O_TMPFILE, it is created by name
+// (O_EXCL) and filled at once.
+tg::Result<void> log_head_create(int dir_fd, const std::string& name, const std::string& path,
+                                 int log_fd, gid_t gate)
+{
+    tg::UniqueFd fd(::openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0660));
+    const bool unnamed = fd.valid();
+    if (!unnamed && (errno == EOPNOTSUPP || errno == EISDIR))
+        fd.reset(::openat(dir_fd, name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0660));
+    if (!fd.valid())
+        return tg::fail("log-unavailable", errno, path, "cannot create");
+    if (::fchown(fd.get(), 0, gate) != 0 || ::fchmod(fd.get(), 0660) != 0)
+        return tg::fail("log-unavailable", errno, path, "cannot set owner root:gate mode 0660");
+    tg::Result<tg::LogHead> head = tg::log_head_compute(log_fd);
+    tg::Result<void> wrote = head ? tg::log_head_write(fd.get(), *head)
+                                  : tg::Result<void>(std::unexpected(head.error()));
+    if (!wrote)
+        return tg::fail("log-unavailable", wrote.error().err, path, wrote.error().detail);
+    if (unnamed && ::linkat(fd.get(), "", dir_fd, name.c_str(), AT_EMPTY_PATH) != 0 && errno != EEXIST)
+        return tg::fail("log-unavailable", errno, path, "cannot link the new head into place");
+    if (head->count > 0)
+        out_line("decision log: head written for the " + std::to_string(head->count) +
+                 " records already in " + path.substr(0, path.size() - std::string_view(".head").size()));
+    return {};
+}
+
+// An existing head: kept when it is well formed and names the log (it is
+// the evidence of a cut at a record boundary), or when the log is empty (it
+// carries the chain over from the rotated file); otherwise rewritten from
+// the log, with a warning: it was malformed, or the log was replaced.
+tg::Result<void> log_head_repair(const std::string& path, int log_fd)
+{
+    tg::Result<tg::UniqueFd> fd = tg::log_head_open(path);
+    if (!fd)
+        return std::unexpected(fd.error());
+    tg::Result<tg::LogLock> lock = tg::log_lock(fd->get(), LOCK_EX);
+    if (!lock)
+        return tg::fail("log-unavailable", lock.error().err, path, lock.error().detail);
+    tg::Result<tg::LogHead> current = tg::log_head_read(fd->get());
+    struct stat st {};
+    if (::fstat(log_fd, &st) != 0)
+        return tg::fail("log-unavailable", errno, path, "fstat of the log");
+    if (current && ((current->dev == st.st_dev && current->ino == st.st_ino) || st.st_size == 0))
+        return {};
+    tg::Result<tg::LogHead> head = tg::log_head_compute(log_fd);
+    tg::Result<void> wrote = head ? tg::log_head_write(fd->get(), *head)
+                                  : tg::Result<void>(std::unexpected(head.error()));
+    if (!wrote)
+        return tg::fail("log-unavailable", wrote.error().err, path, wrote.error().detail);
+    err_line(kReload, "warning: decision log: " + path +
+                          (current ? " named another file (the log was replaced)"
+                                   : " was malformed") +
+                          "; rewritten from the log (" + std::to_string(head->count) + " records)");
+    return {};
+}
+
+// Step 5, the head: LOG.head beside the log, root:gate 0660 (log_chain.hpp).
+tg::Result<void> log_head_ensure(int dir_fd, const std::string& log_path, gid_t gate)
+{
+    const std::string name = path_basename(log_path) + ".head";
+    const std::string path = tg::log_head_path(log_path);
+    const std::string dir = tg::fd_proc_path(dir_fd) + "/";
+    tg::Result<tg::UniqueFd> log = tg::log_open(dir + path_basename(log_path));
+    if (!log)
+        return tg::fail("log-unavailable", log.error().err, log_path, log.error().detail);
+    tg::UniqueFd probe(::openat(dir_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!probe.valid() && errno == ENOENT)
+        return log_head_create(dir_fd, name, path, log->get(), gate);
+    if (!probe.valid())
+        return tg::fail("log-unavailable", errno, path, "cannot open");
+    if (tg::Result<void> fixed = log_file_fix(dir_fd, name, path, gate, "the log's head"); !fixed)
+        return fixed;
+    tg::Result<void> repaired = log_head_repair(dir + name, log->get());
+    if (!repaired)
+        return tg::fail("log-unavailable", repaired.error().err, path, repaired.error().detail);
+    return {};
+}
+
+// Step 5: the log's directory root 0755, the file root:gate 0660, its head.
 tg::Result<void> log_file_ensure(const std::string& path, gid_t gate)
 {
     tg::Result<tg::UniqueFd> dir = tg::root_dir_ensure(path_dirname(path));
@@ -138,14 +222,16 @@ tg::Result<void> log_file_ensure(const std::string& path, gid_t gate)
         return std::unexpected(dir.error());
     std::string name = path_basename(path);
     tg::UniqueFd fd(::openat(dir->get(), name.c_str(),
-                             O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0620));
-    if (!fd.valid() && errno == EEXIST)
-        return log_file_fix(dir->get(), name, path, gate);
-    if (!fd.valid())
+                             O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0660));
+    if (!fd.valid() && errno == EEXIST) {
+        if (tg::Result<void> fixed = log_file_fix(dir->get(), name, path, gate); !fixed)
+            return fixed;
+    } else if (!fd.valid()) {
         return tg::fail("log-unavailable", errno, path, "cannot create");
-    if (::fchown(fd.get(), 0, gate) != 0 || ::fchmod(fd.get(), 0620) != 0)
-        return tg::fail("log-unavailable", errno, path, "cannot set owner root:gate mode 0620");
-    return {};
+    } else if (::fchown(fd.get(), 0, gate) != 0 || ::fchmod(fd.get(), 0660) != 0) {
+        return tg::fail("log-unavailable", errno, path, "cannot set owner root:gate mode 0660");
+    }
+    return log_head_ensure(dir->get(), path, gate);
 }
 
 // The "reload" decision record.

@@ -2,6 +2,7 @@
 #include "tmuxguard/decision_log.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -13,52 +14,21 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "tmuxguard/log_chain.hpp"
+
 namespace tg {
 namespace {
 
 // When a record with every field at kMaxField would exceed kMaxRecord (each
 // input byte may grow to six when escaped), the fields are re-encoded with
-// this smaller cap. Worst case then: 15 keys with quotes, colon and comma
+// this smaller cap. Worst case then: 16 keys with quotes, colon and comma
 // (16 bytes each at most), 10 string values (ts, event, decision, reason,
 // share, mode, socket, tty, session, rule) of 6 * cap bytes plus "..." and
-// quotes, 4 numbers of at most 20 bytes, and "{", "}", "\n".
+// quotes, 4 numbers of at most 20 bytes, the prev hash in quotes, and "{",
+// "}", "\n".
 constexpr std::size_t kFallbackField = 48;
-static_assert(15 * 16 + 10 * (6 * kFallbackField + 5) + 4 * 20 + 3 <= kMaxRecord,
+static_assert(16 * 16 + 10 * (6 * kFallbackField + 5) + 4 * 20 + (kHashHex + 2) + 3 <= kMaxRecord,
               "the fallback cap must guarantee a record within kMaxRecord");
-
-// Length of the well-formed UTF-8 sequence of two to four bytes that starts
-// at s[i] (RFC 3629: no overlong forms, no surrogates, nothing above
-// U+10FFFF), or 0 when the bytes there are not one.
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i)
-{
-    auto byte = [&s](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    unsigned char lead = byte(i);
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xbf;
-    std::size_t len = 0;
-    if (lead >= 0xc2 && lead <= 0xdf)
-        len = 2;
-    else if (lead >= 0xe0 && lead <= 0xef)
-        len = 3;
-    else if (lead >= 0xf0 && lead <= 0xf4)
-        len = 4;
-    else
-        return 0;
-    if (lead == 0xe0)
-        lo = 0xa0;  // overlong below U+0800
-    else if (lead == 0xed)
-        hi = 0x9f;  // U+D800..U+DFFF are surrogates
-    else if (lead == 0xf0)
-        lo = 0x90;  // overlong below U+10000
-    else if (lead == 0xf4)
-        hi = 0x8f;  // above U+10FFFF
-    if (s.size() - i < len || byte(i + 1) < lo || byte(i + 1) > hi)
-        return 0;
-    for (std::size_t k = 2; k < len; ++k)
-        if ((byte(i + k) & 0xc0) != 0x80)
-            return 0;
-    return len;
-}
 
 // Appends one byte that is not part of a valid multi-byte sequence: printable
 // ASCII as itself (quote and backslash escaped), anything else as \u00XX.
@@ -118,7 +88,7 @@ void json_number_append(std::string& out, std::string_view key, long long value)
 // The JSON line with every string capped at `cap` bytes, the detail only when
 // asked for and non-empty. Field order is part of the record's shape.
 std::string log_record_build(const DecisionRecord& r, const struct timespec& ts,
-                             std::size_t cap, bool with_detail)
+                             std::string_view prev, std::size_t cap, bool with_detail)
 {
     std::string out = "{";
     json_string_append(out, "ts", log_timestamp(ts), cap);
@@ -137,6 +107,8 @@ std::string log_record_build(const DecisionRecord& r, const struct timespec& ts,
     json_optional_append(out, "rule", r.rule, cap);
     if (with_detail && !r.detail.empty())
         json_string_append(out, "detail", r.detail, cap);
+    if (!prev.empty())  // never cut: the chain's link
+        json_string_append(out, "prev", prev, kHashHex);
     out += "}\n";
     return out;
 }
@@ -164,8 +136,10 @@ void syslog_number_append(std::string& out, std::string_view key, long long valu
         syslog_pair_append(out, key, std::to_string(value), kMaxField, false);
 }
 
-// The syslog text: fixed codes bare, user-influenced strings quoted.
-std::string log_syslog_build(const DecisionRecord& r, std::size_t cap, bool with_detail)
+// The syslog text: fixed codes bare, user-influenced strings quoted, the
+// record's hash last.
+std::string log_syslog_build(const DecisionRecord& r, std::string_view sha256, std::size_t cap,
+                             bool with_detail)
 {
     std::string out;
     syslog_pair_append(out, "decision", r.allow ? "allow" : "deny", cap, false);
@@ -183,6 +157,7 @@ std::string log_syslog_build(const DecisionRecord& r, std::size_t cap, bool with
     syslog_pair_append(out, "rule", r.rule, cap, true);
     if (with_detail)
         syslog_pair_append(out, "detail", r.detail, cap, true);
+    syslog_pair_append(out, "sha256", sha256, kHashHex, false);
     return out;
 }
 
@@ -231,6 +206,38 @@ Result<void> log_size_limit_check()
 
 }  // namespace
 
+// RFC 3629, byte by byte (decision_log.hpp).
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i)
+{
+    auto byte = [&s](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char lead = byte(i);
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xbf;
+    std::size_t len = 0;
+    if (lead >= 0xc2 && lead <= 0xdf)
+        len = 2;
+    else if (lead >= 0xe0 && lead <= 0xef)
+        len = 3;
+    else if (lead >= 0xf0 && lead <= 0xf4)
+        len = 4;
+    else
+        return 0;
+    if (lead == 0xe0)
+        lo = 0xa0;  // overlong below U+0800
+    else if (lead == 0xed)
+        hi = 0x9f;  // U+D800..U+DFFF are surrogates
+    else if (lead == 0xf0)
+        lo = 0x90;  // overlong below U+10000
+    else if (lead == 0xf4)
+        hi = 0x8f;  // above U+10FFFF
+    if (s.size() - i < len || byte(i + 1) < lo || byte(i + 1) > hi)
+        return 0;
+    for (std::size_t k = 2; k < len; ++k)
+        if ((byte(i + k) & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
 // RFC 3339 UTC with microseconds; "invalid-time" when the year overflows.
 std::string log_timestamp(const struct timespec& ts)
 {
@@ -274,22 +281,24 @@ std::string json_escape(std::string_view s, std::size_t cap)
 }
 
 // One JSON line per record, never longer than kMaxRecord.
-std::string log_encode(const DecisionRecord& r, const struct timespec& ts)
+std::string log_encode(const DecisionRecord& r, const struct timespec& ts, std::string_view prev)
 {
     return log_line_fit([&](std::size_t cap, bool with_detail) {
-        return log_record_build(r, ts, cap, with_detail);
+        return log_record_build(r, ts, prev, cap, with_detail);
     });
 }
 
-// Contract of log_open (decision_log.hpp, clause 3: no usable log, no access):
+// Contract of log_open and log_head_open (decision_log.hpp, clause 3: no
+// usable log, no access):
 //  1. never create the file (no O_CREAT): `tmuxguard reload` creates it;
 //  2. never follow a symlink in the last component (O_NOFOLLOW);
 //  3. never block: O_NONBLOCK, so a FIFO planted at the path cannot hang us;
 //  4. judge the opened descriptor with fstat: a regular file with one link,
 //     owned by root, not writable by other.
-Result<UniqueFd> log_open(const std::string& path)
+namespace {
+Result<UniqueFd> log_file_open(const std::string& path, int flags)
 {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    UniqueFd fd(::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     if (!fd.valid())
         return fail("log-unavailable", errno, path, "cannot open");
     struct stat st {};
@@ -298,6 +307,32 @@ Result<UniqueFd> log_open(const std::string& path)
     if (const char* why = log_file_refusal(st); why != nullptr)
         return fail("log-unavailable", 0, path, why);
     return fd;
+}
+}  // namespace
+
+// Read and write: the writer reads the tail it links to (log_chain.hpp).
+Result<UniqueFd> log_open(const std::string& path)
+{
+    return log_file_open(path, O_RDWR | O_APPEND);
+}
+
+Result<UniqueFd> log_head_open(const std::string& path)
+{
+    return log_file_open(path, O_RDWR);
+}
+
+Result<LogFiles> log_files_open(const std::string& log_path)
+{
+    LogFiles files;
+    auto log = log_open(log_path);
+    if (!log)
+        return std::unexpected(log.error());
+    auto head = log_head_open(log_head_path(log_path));
+    if (!head)
+        return std::unexpected(head.error());
+    files.log = std::move(*log);
+    files.head = std::move(*head);
+    return files;
 }
 
 // One write() for the whole line; anything less is an error.
@@ -319,22 +354,91 @@ Result<void> log_write(int fd, std::string_view line)
 }
 
 // The syslog text of a record, within kMaxRecord bytes.
-std::string log_syslog_format(const DecisionRecord& r)
+std::string log_syslog_format(const DecisionRecord& r, std::string_view sha256)
 {
     return log_line_fit([&](std::size_t cap, bool with_detail) {
-        return log_syslog_build(r, cap, with_detail);
+        return log_syslog_build(r, sha256, cap, with_detail);
     });
 }
 
 // Sends the record to syslog (LOG_AUTHPRIV); the text is never a format.
-void log_syslog(const DecisionRecord& r)
+void log_syslog(const DecisionRecord& r, std::string_view sha256)
 {
     static const bool opened = [] {
         ::openlog("tmuxguard", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
         return true;
     }();
     (void)opened;
-    ::syslog(r.allow ? LOG_NOTICE : LOG_WARNING, "%s", log_syslog_format(r).c_str());
+    ::syslog(r.allow ? LOG_NOTICE : LOG_WARNING, "%s", log_syslog_format(r, sha256).c_str());
+}
+
+namespace {
+
+// The last `n` bytes before `size` (one pread; EINTR retried).
+Result<std::string> log_tail_read(int fd, std::uint64_t size, std::size_t n)
+{
+    std::string buf(n, '\0');
+    std::size_t got = 0;
+    while (got < n) {
+        ssize_t r = ::pread(fd, buf.data() + got, n - got, static_cast<off_t>(size - n + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return fail("log-unavailable", r < 0 ? errno : 0, {}, "read the log's tail");
+        got += static_cast<std::size_t>(r);
+    }
+    return buf;
+}
+
+// What the writer knows of the log under its lock: identity, size, and as
+// much of the tail as log_link_plan() needs (one byte in the common case;
+// more only when that byte is not '\n').
+Result<std::pair<LogFileState, std::string>> log_state_read(int fd, const LogHead& head)
+{
+    struct stat st {};
+    if (::fstat(fd, &st) != 0)
+        return fail("log-unavailable", errno, {}, "fstat");
+    LogFileState file{st.st_dev, st.st_ino, static_cast<std::uint64_t>(st.st_size), {}};
+    std::size_t n = log_link_tail_bytes(head, file.dev, file.ino, file.size);
+    auto tail = log_tail_read(fd, file.size, n);
+    if (tail && n == 1 && *tail != "\n")
+        tail = log_tail_read(fd, file.size, static_cast<std::size_t>(std::min<std::uint64_t>(file.size, kMaxLine)));
+    if (!tail)
+        return std::unexpected(tail.error());
+    return std::pair{file, std::move(*tail)};
+}
+
+}  // namespace
+
+// Contract 4 of decision_log.hpp: lock the head, link, one write, rewrite
+// the head, unlock.
+Result<std::string> log_append(LogFiles& files, const DecisionRecord& r, const struct timespec& ts)
+{
+    if (!files.valid())
+        return fail("log-unavailable", EBADF, {}, "the log is not open");
+    auto lock = log_lock(files.head.get(), LOCK_EX);
+    if (!lock)
+        return std::unexpected(lock.error());
+    auto head = log_head_read(files.head.get());
+    if (!head)
+        return std::unexpected(head.error());
+    auto state = log_state_read(files.log.get(), *head);
+    if (!state)
+        return std::unexpected(state.error());
+    LogFileState& file = state->first;
+    file.tail = state->second;
+    const LogLink link = log_link_plan(*head, file);
+    const std::string line = log_encode(r, ts, link.prev);
+    if (auto written = log_write(files.log.get(), link.lead_newline ? "\n" + line : line); !written)
+        return std::unexpected(written.error());
+    std::string hash = sha256_hex(line);
+    if (link.head_update) {
+        LogHead next{file.dev, file.ino, file.size + line.size() + (link.lead_newline ? 1 : 0),
+                     link.count, hash};
+        if (auto rewritten = log_head_write(files.head.get(), next); !rewritten)
+            return std::unexpected(rewritten.error());
+    }
+    return hash;
 }
 
 }  // namespace tg

@@ -3,6 +3,7 @@
 //   Clause1: strings capped and escaped, no raw control byte, one '\n' at the end;
 //   Clause2: one write() per record, a short write is an error;
 //   Clause3: a record that cannot be written (or a log that cannot be used) is an error.
+// Contract 4 (log_append and the hash chain) is in test_log_chain.cpp.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -336,7 +337,8 @@ TEST(JsonReaderSelfTest, RejectsWhatIsNotStrictJson)
 
 const char* const kFieldOrder[] = {"ts",   "event",   "decision", "reason",     "uid",
                                    "share", "mode",   "owner_uid", "socket",    "server_pid",
-                                   "pid",  "tty",     "session",  "rule",       "detail"};
+                                   "pid",  "tty",     "session",  "rule",       "detail",
+                                   "prev"};
 
 struct StringField {
     const char* key;
@@ -678,6 +680,27 @@ TEST(DecisionLogEncode, Clause1_WorstCaseRecordStaysWithinMaxRecord)
     EXPECT_TRUE(json_get(*obj, "share")->text.ends_with("..."));
 }
 
+// Contract 4: the chain's link is the last field, written whole even when
+// the fallback cap cuts every other field; the line stays within kMaxRecord.
+TEST(DecisionLogEncode, Clause1_PrevIsTheLastFieldAndNeverCut)
+{
+    const std::string prev(64, 'a');
+    EXPECT_EQ(tg::log_encode(fixed_record(), kFixedTs, prev),
+              R"({"ts":"2026-11-25T14:31:25.123456Z","event":"attach","decision":"deny",)"
+              R"("reason":"no-rule","uid":1001,"share":"build","mode":"none","owner_uid":1000,)"
+              R"("socket":"/run/tmuxguard/1000/build","server_pid":4242,"pid":777,)"
+              R"("tty":"/dev/pts/3","session":"build","rule":null,"prev":")" +
+                  prev + "\"}\n");
+    DecisionRecord r;
+    for (const auto& f : kStringFields)
+        r.*f.member = std::string(1000, '\x01');
+    r.uid = r.owner_uid = r.server_pid = r.pid = 9223372036854775807LL;
+    std::string line = tg::log_encode(r, kFixedTs, prev);
+    EXPECT_LE(line.size(), tg::kMaxRecord);
+    ASSERT_TRUE(line_is_sound(line, r));
+    EXPECT_TRUE(line.ends_with(",\"prev\":\"" + prev + "\"}\n")) << line;
+}
+
 // ---------------------------------------------------------------------------
 // Syslog text.
 
@@ -697,9 +720,15 @@ TEST(DecisionLogSyslog, Clause1_FormatExactAndEscaped)
     EXPECT_EQ(tg::log_syslog_format(bad),
               "decision=deny reason=no-rule uid=1001 share=\"x\\u000a\\u001b[2J\\\"%s%n\" "
               "mode=view event=attach detail=\"line1\\u000dline2\"");
+    // The record's hash, when it was written, comes last: the remote anchor.
+    const std::string hash(64, 'c');
+    EXPECT_EQ(tg::log_syslog_format(bad, hash),
+              "decision=deny reason=no-rule uid=1001 share=\"x\\u000a\\u001b[2J\\\"%s%n\" "
+              "mode=view event=attach detail=\"line1\\u000dline2\" sha256=" + hash);
     DecisionRecord huge;
     for (const auto& f : kStringFields)
         huge.*f.member = std::string(1000, '\x7f');
+    EXPECT_TRUE(tg::log_syslog_format(huge, hash).ends_with(" sha256=" + hash));
     std::string text = tg::log_syslog_format(huge);
     EXPECT_LE(text.size(), tg::kMaxRecord);
     for (char c : text)
@@ -824,7 +853,7 @@ struct OpenOutcome {
     int err = 0;
 };
 
-OpenOutcome log_open_in_child(const std::string& path)
+OpenOutcome log_open_in_child(const std::string& path, bool head = false)
 {
     int pipefd[2];
     OpenOutcome out;
@@ -833,7 +862,7 @@ OpenOutcome log_open_in_child(const std::string& path)
     int status = child_run(
         [&]() -> int {
             ::close(pipefd[0]);
-            auto fd = tg::log_open(path);
+            auto fd = head ? tg::log_head_open(path) : tg::log_open(path);
             std::string msg = fd ? "ok\n\n\n0" :
                                    fd.error().reason + "\n" + fd.error().subject + "\n" +
                                        fd.error().detail + "\n" + std::to_string(fd.error().err);
@@ -859,13 +888,18 @@ OpenOutcome log_open_in_child(const std::string& path)
     return out;
 }
 
-TEST_F(DecisionLogFiles, Clause3_LogOpenAcceptsRootOwnedAppendOnlyFile)
+// Read and write (the writer reads the tail it links to), append-only
+// writes; the head is opened for rewriting in place, without O_APPEND.
+TEST_F(DecisionLogFiles, Clause3_LogOpenAcceptsRootOwnedAppendFile)
 {
     std::string path = log_file_make("decisions.log", "old\n");
+    auto head = tg::log_head_open(log_file_make("decisions.log.head"));
+    ASSERT_TRUE(head) << head.error().message();
+    EXPECT_EQ(::fcntl(head->get(), F_GETFL) & (O_ACCMODE | O_APPEND), O_RDWR);
     auto fd = tg::log_open(path);
     ASSERT_TRUE(fd) << fd.error().message();
     int flags = ::fcntl(fd->get(), F_GETFL);
-    EXPECT_EQ(flags & O_ACCMODE, O_WRONLY);
+    EXPECT_EQ(flags & O_ACCMODE, O_RDWR);
     EXPECT_NE(flags & O_APPEND, 0);
     EXPECT_NE(::fcntl(fd->get(), F_GETFD) & FD_CLOEXEC, 0);
     ASSERT_TRUE(tg::log_write(fd->get(), "new\n"));
@@ -885,8 +919,9 @@ TEST_F(DecisionLogFiles, Clause3_LogOpenRefusesEveryUnsafeFile)
         {"missing", [](const std::string&) {}, ENOENT, "cannot open"},
         {"symlink", [&](const std::string& p) { ASSERT_EQ(::symlink(good.c_str(), p.c_str()), 0); },
          ELOOP, "cannot open"},
+        // O_RDWR opens a FIFO at once (it is its own reader): fstat refuses it.
         {"fifo-without-reader", [](const std::string& p) { ASSERT_EQ(::mkfifo(p.c_str(), 0620), 0); },
-         ENXIO, "cannot open"},
+         0, "not a regular file"},
         {"directory", [](const std::string& p) { ASSERT_EQ(::mkdir(p.c_str(), 0755), 0); }, EISDIR,
          "cannot open"},
         {"hard-linked",
@@ -914,13 +949,16 @@ TEST_F(DecisionLogFiles, Clause3_LogOpenRefusesEveryUnsafeFile)
         SCOPED_TRACE(c.name);
         std::string path = at(std::string("case-") + c.name);
         c.make(path);
-        OpenOutcome o = log_open_in_child(path);
-        ASSERT_TRUE(o.finished) << "log_open hung or crashed";
-        EXPECT_FALSE(o.ok);
-        EXPECT_EQ(o.reason, "log-unavailable");
-        EXPECT_EQ(o.subject, path);
-        EXPECT_EQ(o.err, c.err) << std::strerror(o.err);
-        EXPECT_EQ(o.detail, c.detail);
+        for (bool head : {false, true}) {
+            SCOPED_TRACE(head ? "log_head_open" : "log_open");
+            OpenOutcome o = log_open_in_child(path, head);
+            ASSERT_TRUE(o.finished) << "log_open hung or crashed";
+            EXPECT_FALSE(o.ok);
+            EXPECT_EQ(o.reason, "log-unavailable");
+            EXPECT_EQ(o.subject, path);
+            EXPECT_EQ(o.err, c.err) << std::strerror(o.err);
+            EXPECT_EQ(o.detail, c.detail);
+        }
     }
     // The missing file was not created (no O_CREAT).
     EXPECT_NE(::access(at("case-missing").c_str(), F_OK), 0);
