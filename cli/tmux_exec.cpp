@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -111,6 +112,29 @@ tg::Result<TmuxResult> tmux_run_as(const std::string& tmux, const tg::CompiledSh
     tg::Result<tg::RunAsPlan> plan = child_plan_build(tmux, share, owner, args, start);
     if (!plan)
         return std::unexpected(plan.error());
+    tg::Result<tg::RunAsResult> r = tg::run_as(*plan);
+    if (!r) {
+        tg::Error e = r.error();
+        if (e.reason == "run-timeout")
+            e.reason = "tmux-timeout";
+        else if (e.reason == "run-output-too-large")
+            e.reason = "tmux-output-too-large";
+        return std::unexpected(e);
+    }
+    return TmuxResult{r->status, std::move(r->out), std::move(r->err)};
+}
+
+// tmux_run_as()'s plan for a socket that need not be a share's, with a
+// shorter deadline; the same error codes.
+tg::Result<TmuxResult> tmux_query_as(const std::string& tmux, const std::string& socket,
+                                     const Account& owner, const std::vector<std::string>& args,
+                                     int timeout_ms)
+{
+    const tg::CompiledShare target{path_basename(socket), owner.uid, socket};
+    tg::Result<tg::RunAsPlan> plan = child_plan_build(tmux, target, owner, args, TmuxStart::never);
+    if (!plan)
+        return std::unexpected(plan.error());
+    plan->timeout_ms = std::clamp(timeout_ms, 1, kTimeoutMs);
     tg::Result<tg::RunAsResult> r = tg::run_as(*plan);
     if (!r) {
         tg::Error e = r.error();

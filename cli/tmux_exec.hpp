@@ -32,4 +32,16 @@ enum class TmuxStart : bool { never = false, may_start = true };
                                                  const std::vector<std::string>& args,
                                                  TmuxStart start);
 
+// Runs `tmux -N -S SOCKET ARGS...` as `owner` against any server socket,
+// share or not (audit's queries), under the same contract as tmux_run_as()
+// (tmux_exec.cpp) except that the deadline is `timeout_ms` (at most the
+// contract's 15 s). tmux opens SOCKET by path, as the owner: the caller
+// must know that nobody but the owner and root can put a server of theirs
+// at that path (audit: audit_inspect.cpp, clause 5).
+[[nodiscard]] tg::Result<TmuxResult> tmux_query_as(const std::string& tmux,
+                                                   const std::string& socket,
+                                                   const Account& owner,
+                                                   const std::vector<std::string>& args,
+                                                   int timeout_ms);
+
 }  // namespace tgcli
