@@ -67,7 +67,7 @@ int cmd_audit(const std::vector<std::string>& argv)
     std::sort(sockets.begin(), sockets.end(),
               [](const audit::Socket& x, const audit::Socket& y) { return x.path < y.path; });
     if (a->json)
-        out_line(audit::report_json(sockets, findings, limits));
+        json_out_line(audit::report_json(sockets, findings, limits));
     else
         audit::report_print(sockets, findings, limits);
     return audit_status(findings);

@@ -59,7 +59,7 @@ tg::Policy policy_load_for(const std::vector<std::string>& operands)
 int check_report(const tg::Policy& p, bool json)
 {
     if (json) {
-        out_line("{\"valid\":" + std::string(p.valid() ? "true" : "false") +
+        json_out_line("{\"valid\":" + std::string(p.valid() ? "true" : "false") +
                  ",\"errors\":" + json_string_array(p.errors) +
                  ",\"shares\":" + std::to_string(p.shares.size()) +
                  ",\"rules\":" + std::to_string(p.rules.size()) + "}");
@@ -166,7 +166,10 @@ int cmd_explain(const std::vector<std::string>& argv)
     tg::CompiledPolicy c = tg::policy_compile(p, nss, 0);
     tg::Caller who{q->account.uid, q->account.gid, nss_account_groups(q->account)};
     tg::Decision d = tg::decide(c, who, q->share, tg::Mode::interact, q->at);
-    out_line(a->json ? explain_json(c, *q, d) : explain_text(c, d));
+    if (a->json)
+        json_out_line(explain_json(c, *q, d));
+    else
+        out_line(explain_text(c, d));
     if (!p.valid()) {
         for (const std::string& e : p.errors)
             err_line(kExplain, "policy invalid: " + e);

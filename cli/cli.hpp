@@ -61,6 +61,11 @@ using tg::text_safe;
 // Prints one line on stdout through text_safe().
 void out_line(std::string_view s);
 
+// Prints one line of JSON built from json_quote()d strings as it is: JSON's
+// own escaping already leaves no control byte (C1 included) and no invalid
+// UTF-8, and out_line() would turn each '\\' of an escape into "\\x5c".
+void json_out_line(std::string_view json);
+
 // Prints "tmuxguard: COMMAND: message" on stderr through text_safe().
 void err_line(std::string_view command, std::string_view message);
 

@@ -175,7 +175,7 @@ int cmd_clients(const std::vector<std::string>& argv)
         json += (json.empty() ? "" : ",") + share_clients_json(r, now);
     }
     if (a->json)
-        out_line("{\"shares\":[" + json + "]}");
+        json_out_line("{\"shares\":[" + json + "]}");
     else
         clients_print(all, now);
     return status;

@@ -182,6 +182,14 @@ void out_line(std::string_view s)
     std::fwrite(line.data(), 1, line.size(), stdout);
 }
 
+// A JSON line, unfiltered: every string in it went through json_quote().
+void json_out_line(std::string_view json)
+{
+    std::string line(json);
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), stdout);
+}
+
 // "tmuxguard: COMMAND: message" on stderr.
 void err_line(std::string_view command, std::string_view message)
 {

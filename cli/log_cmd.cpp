@@ -43,15 +43,6 @@ std::string log_path_configured()
     return c ? c->log : std::string(tg::paths::default_log);
 }
 
-// Prints one line of JSON built with json_quote (which leaves no control
-// byte, C1 included, and no invalid UTF-8): not through out_line, whose
-// text_safe would turn every '\\' of an escape into "\\x5c".
-void json_line_print(const std::string& json)
-{
-    std::string line = json + "\n";
-    std::fwrite(line.data(), 1, line.size(), stdout);
-}
-
 // Opens a log (or a copy of one) for reading: a regular file, never a FIFO
 // that could hang us; `nofollow` for the configured path.
 tg::Result<tg::UniqueFd> log_read_open(const std::string& path, bool nofollow)
@@ -197,7 +188,7 @@ int verify_files(tg::LogVerifier& v, const std::vector<std::string>& files)
 int verify_report_print(const tg::VerifyReport& r, bool json)
 {
     if (json) {
-        json_line_print("{\"ok\":" + std::string(r.problem.empty() ? "true" : "false") +
+        json_out_line("{\"ok\":" + std::string(r.problem.empty() ? "true" : "false") +
                  ",\"records\":" + std::to_string(r.records) + ",\"last_sha256\":" +
                  json_quote(r.last_hash) + ",\"problem\":" +
                  (r.problem.empty() ? std::string("null") : json_quote(r.problem)) +
@@ -463,7 +454,7 @@ int log_show(const Args& a)
             records += (records.empty() ? "" : ",") + r;
         for (const std::string& u : out.json_unparsed)
             unparsed += (unparsed.empty() ? "" : ",") + u;
-        json_line_print("{\"records\":[" + records + "],\"unparsed\":[" + unparsed + "]}");
+        json_out_line("{\"records\":[" + records + "],\"unparsed\":[" + unparsed + "]}");
     } else {
         table_print({"TIME", "EVENT", "DECISION", "REASON", "USER", "SHARE", "MODE", "RULE", "DETAIL"},
                     out.rows);

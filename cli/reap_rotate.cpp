@@ -523,7 +523,7 @@ int cmd_reap(const std::vector<std::string>& argv)
             reap_print(rep, dry);
     }
     if (a->json)
-        out_line("{\"dry_run\":" + std::string(dry ? "true" : "false") +
+        json_out_line("{\"dry_run\":" + std::string(dry ? "true" : "false") +
                  ",\"idle_seconds\":" + std::to_string(idle->count()) + ",\"shares\":[" + json + "]}");
     return status;
 }
@@ -558,7 +558,7 @@ int cmd_rotate(const std::vector<std::string>& argv)
             rotate_print(rep);
     }
     if (a->json)
-        out_line("{\"shares\":[" + json + "]}");
+        json_out_line("{\"shares\":[" + json + "]}");
     return status;
 }
 

@@ -203,7 +203,7 @@ int cmd_sync(const std::vector<std::string>& argv)
             status = kExitSystem;
     }
     if (a->json)
-        out_line("{\"shares\":[" + json + "]}");
+        json_out_line("{\"shares\":[" + json + "]}");
     return status;
 }
 

@@ -301,6 +301,23 @@ TEST_F(CliE2E, CheckPolicyJsonReportsValidityAndErrors)
         << r.both();
 }
 
+// A backslash in a message is JSON-escaped once ("\\\\"), never run through
+// the terminal filter as well ("\\x5c" made the output invalid JSON).
+TEST_F(CliE2E, CheckPolicyJsonEscapesABackslashOnce)
+{
+    const std::string bad = path_scratch() + "/check-backslash.conf";
+    ASSERT_NO_FATAL_FAILURE(policy_file_write(bad, {
+        "share cli.bs owner " + user("owner").name,
+        "permit so\\me " + user("viewer").name + " on cli.bs",
+    }));
+    RunResult r = cli_run({"check-policy", bad, "--json"});
+    EXPECT_EQ(r.status, 2) << r.both();
+    EXPECT_EQ(r.out, "{\"valid\":false,\"errors\":[\"" + bad +
+                         ":2: permit mode 'so\\\\me' is not view or interact\"],\"shares\":1,"
+                         "\"rules\":0}\n")
+        << r.both();
+}
+
 // ---------------------------------------------------------------- serve
 
 // Root serves a role account's share: the server runs as that account, the
