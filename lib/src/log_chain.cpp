@@ -2,6 +2,8 @@
 // (log_chain.hpp).
 #include "tmuxguard/log_chain.hpp"
 
+#include "tmuxguard/names.hpp"
+
 #include <nettle/sha2.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -64,26 +66,6 @@ std::string_view tail_fragment(std::string_view tail)
 {
     std::size_t nl = tail.rfind('\n');
     return nl == std::string_view::npos ? tail : tail.substr(nl + 1);
-}
-
-// Appends code point `cp` (at most U+10FFFF, no surrogate) as UTF-8.
-void utf8_append(std::string& out, std::uint32_t cp)
-{
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xc0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xe0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-        out += static_cast<char>(0xf0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    }
 }
 
 // json_flat_parse's reader: one pass, each byte looked at a bounded number

@@ -8,6 +8,8 @@
 //    by prefix (options.c), then the rules.
 #include "tmuxguard/tmux_lint.hpp"
 
+#include "tmuxguard/names.hpp"
+
 #include <algorithm>
 #include <map>
 #include <tuple>
@@ -316,24 +318,9 @@ bool equals_nocase(std::string_view a, std::string_view b)
 // The UTF-8 bytes of a code point, or nothing for one UTF-8 cannot carry.
 std::optional<std::string> utf8_encode(unsigned long cp)
 {
-    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return std::nullopt;
     std::string out;
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xc0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xe0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-        out += static_cast<char>(0xf0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    }
+    if (cp > 0x10ffff || !utf8_append(out, static_cast<std::uint32_t>(cp)))
+        return std::nullopt;
     return out;
 }
 

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tmuxguard/names.hpp"
 
@@ -138,6 +140,31 @@ TEST(Names, CleanAbsolutePaths)
     };
     for (const auto& c : cases)
         EXPECT_EQ(tg::name_is_clean_abs_path(c.value), c.valid) << c.value.substr(0, 40);
+}
+
+// UTF-8 of every length, and the code points UTF-8 cannot carry.
+TEST(Names, Utf8AppendEncodesEveryLengthAndRefusesSurrogates)
+{
+    struct Row {
+        std::uint32_t cp;
+        bool ok;
+        std::string bytes;
+    };
+    for (const Row& r : std::vector<Row>{{0x41, true, "A"},
+                                         {0x7f, true, "\x7f"},
+                                         {0xe9, true, "\xc3\xa9"},
+                                         {0x7ff, true, "\xdf\xbf"},
+                                         {0x20ac, true, "\xe2\x82\xac"},
+                                         {0xffff, true, "\xef\xbf\xbf"},
+                                         {0x1f600, true, "\xf0\x9f\x98\x80"},
+                                         {0x10ffff, true, "\xf4\x8f\xbf\xbf"},
+                                         {0xd800, false, ""},
+                                         {0xdfff, false, ""},
+                                         {0x110000, false, ""}}) {
+        std::string out = "x";
+        EXPECT_EQ(tg::utf8_append(out, r.cp), r.ok) << std::hex << r.cp;
+        EXPECT_EQ(out, "x" + r.bytes) << std::hex << r.cp;
+    }
 }
 
 }  // namespace

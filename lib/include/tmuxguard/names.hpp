@@ -2,6 +2,7 @@
 // All functions are pure and total: any byte string gives true or false.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -32,5 +33,9 @@ inline constexpr std::size_t kMaxNameLen = 64;
 // escaping is unambiguous), so nothing read from a file, NSS, tmux or PAM
 // can drive a terminal or forge a log line.
 [[nodiscard]] std::string text_safe(std::string_view s);
+
+// Appends code point `cp` as UTF-8 and returns true; a code point UTF-8
+// cannot carry (a surrogate, or above U+10FFFF) appends nothing: false.
+bool utf8_append(std::string& out, std::uint32_t cp);
 
 }  // namespace tg
