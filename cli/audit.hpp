@@ -186,13 +186,6 @@ struct Finding {
                                                   const std::vector<Principal>& principals,
                                                   std::time_t now, std::vector<std::string>& limits);
 
-// The access list the policy wants for `s` at `now`, by account name: a
-// copy of share_ops.cpp's sync_wanted() until share_ops exports it (see
-// audit_wanted.cpp).
-[[nodiscard]] std::map<std::string, tg::Mode> audit_access_wanted(const tg::CompiledPolicy& c,
-                                                                  const tg::CompiledShare& s,
-                                                                  std::time_t now,
-                                                                  std::vector<std::string>& errors);
 
 // ---------------------------------------------------------------- report
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "audit.hpp"
+#include "share_ops.hpp"
 #include "tmuxguard/acl.hpp"
 #include "tmuxguard/acl_eval.hpp"
 
@@ -199,7 +200,7 @@ private:
             limits_.push_back(s.share->name + ": the policy is invalid; its access list was not compared");
         } else if (s.share != nullptr) {
             std::vector<std::string> errors;
-            want = audit_access_wanted(*policy_, *s.share, now_, errors);
+            want = share_access_wanted(*policy_, *s.share, now_, errors);
             for (const std::string& e : errors)
                 limits_.push_back(s.share->name + ": " + e);
             drift_judge(s, want);

@@ -321,6 +321,19 @@ tg::Result<ServerProbe> server_probe_at(tg::UniqueFd dir, const tg::CompiledShar
     return p;
 }
 
+// sync_wanted(), keyed by account name.
+std::map<std::string, tg::Mode> share_access_wanted(const tg::CompiledPolicy& c,
+                                                    const tg::CompiledShare& s, std::time_t now,
+                                                    std::vector<std::string>& errors)
+{
+    SyncReport rep;
+    std::map<std::string, tg::Mode> out;
+    for (const auto& [uid, e] : sync_wanted(c, s, now, rep))
+        out[e.name] = e.mode;
+    errors = std::move(rep.errors);
+    return out;
+}
+
 // Probe, socket ACL, wanted vs current list, apply the differences.
 SyncReport sync_share(const tg::CompiledPolicy& c, const tg::CompiledShare& s, std::time_t now)
 {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <ctime>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -79,6 +80,14 @@ struct SyncReport {
     std::vector<std::string> errors;
     [[nodiscard]] bool ok() const { return errors.empty(); }
 };
+
+// The access list the policy wants for `s` at `now` (docs/cli.md, sync step
+// 2), by account name; accounts without a usable name go to `errors`. audit
+// judges drift with it exactly as sync repairs it.
+[[nodiscard]] std::map<std::string, tg::Mode> share_access_wanted(const tg::CompiledPolicy& c,
+                                                                  const tg::CompiledShare& s,
+                                                                  std::time_t now,
+                                                                  std::vector<std::string>& errors);
 
 // For a running share: re-applies the socket ACL, then makes tmux's
 // server-access list equal the policy at `now` (see docs/cli.md).
