@@ -75,6 +75,10 @@ void err_line(std::string_view command, std::string_view message);
 // A JSON array of strings.
 [[nodiscard]] std::string json_string_array(const std::vector<std::string>& items);
 
+// Writes all of `data` to `fd` (EINTR retried); reason "path-error" with
+// `shown` as the path.
+[[nodiscard]] tg::Result<void> fd_write_all(int fd, const std::string& data, const std::string& shown);
+
 // Reads a whole root-owned file through open_trusted_file() (size-capped).
 [[nodiscard]] tg::Result<std::string> trusted_file_read(const std::string& path);
 

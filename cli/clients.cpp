@@ -150,15 +150,12 @@ int cmd_clients(const std::vector<std::string>& argv)
         err_line(kClients, a.error().detail);
         return kExitUsage;
     }
-    std::optional<tg::CompiledPolicy> c = policy_load_valid(kClients);
-    if (!c)
-        return kExitUsage;
-    tg::Result<std::vector<const tg::CompiledShare*>> targets =
-        share_targets(*c, a->operands, "list the clients of");
-    if (!targets) {
-        err_line(kClients, targets.error().detail);
-        return share_targets_status(targets.error());
-    }
+    std::expected<ShareSelection, int> sel =
+        share_selection_load(a->operands, kClients, "list the clients of");
+    if (!sel)
+        return sel.error();
+    const tg::CompiledPolicy* c = &sel->policy;
+    const std::vector<const tg::CompiledShare*>* targets = &sel->shares;
     std::vector<ShareClients> all;
     for (const tg::CompiledShare* s : *targets)
         all.push_back(share_clients_read(*c, *s));

@@ -182,6 +182,21 @@ void out_line(std::string_view s)
     std::fwrite(line.data(), 1, line.size(), stdout);
 }
 
+// write() until done (EINTR retried); reason "path-error".
+tg::Result<void> fd_write_all(int fd, const std::string& data, const std::string& shown)
+{
+    std::size_t done = 0;
+    while (done < data.size()) {
+        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return tg::fail("path-error", errno, shown, "write");
+        done += static_cast<std::size_t>(n);
+    }
+    return {};
+}
+
 // A JSON line, unfiltered: every string in it went through json_quote().
 void json_out_line(std::string_view json)
 {

@@ -71,21 +71,6 @@ std::optional<std::vector<std::string>> lines_split(const std::string& text)
     return out;
 }
 
-// write() until done (EINTR retried).
-tg::Result<void> fd_write_all(int fd, const std::string& data, const std::string& shown)
-{
-    std::size_t done = 0;
-    while (done < data.size()) {
-        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return tg::fail("path-error", errno, shown, "write");
-        done += static_cast<std::size_t>(n);
-    }
-    return {};
-}
-
 // fsync of the directory, so a rename or unlink survives a crash.
 tg::Result<void> dir_sync(const GrantDir& d)
 {

@@ -502,14 +502,11 @@ int cmd_reap(const std::vector<std::string>& argv)
         err_line(kReap, idle.error().detail);
         return kExitUsage;
     }
-    std::optional<tg::CompiledPolicy> c = policy_load_valid(kReap);
-    if (!c)
-        return kExitUsage;
-    tg::Result<std::vector<const tg::CompiledShare*>> targets = share_targets(*c, {}, kReap);
-    if (!targets) {
-        err_line(kReap, targets.error().detail);
-        return share_targets_status(targets.error());
-    }
+    std::expected<ShareSelection, int> sel = share_selection_load({}, kReap, kReap);
+    if (!sel)
+        return sel.error();
+    const tg::CompiledPolicy* c = &sel->policy;
+    const std::vector<const tg::CompiledShare*>* targets = &sel->shares;
     const bool dry = a->flag("--dry-run");
     int status = kExitOk;
     std::string json;
@@ -537,15 +534,11 @@ int cmd_rotate(const std::vector<std::string>& argv)
         err_line(kRotate, a.error().detail);
         return kExitUsage;
     }
-    std::optional<tg::CompiledPolicy> c = policy_load_valid(kRotate);
-    if (!c)
-        return kExitUsage;
-    tg::Result<std::vector<const tg::CompiledShare*>> targets =
-        share_targets(*c, a->operands, kRotate);
-    if (!targets) {
-        err_line(kRotate, targets.error().detail);
-        return share_targets_status(targets.error());
-    }
+    std::expected<ShareSelection, int> sel = share_selection_load(a->operands, kRotate, kRotate);
+    if (!sel)
+        return sel.error();
+    const tg::CompiledPolicy* c = &sel->policy;
+    const std::vector<const tg::CompiledShare*>* targets = &sel->shares;
     int status = kExitOk;
     std::string json;
     for (const tg::CompiledShare* s : *targets) {

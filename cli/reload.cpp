@@ -32,21 +32,6 @@ namespace {
 
 constexpr const char* kReload = "reload";
 
-// write() until done (EINTR retried).
-tg::Result<void> fd_write_all(int fd, const std::string& data, const std::string& shown)
-{
-    std::size_t done = 0;
-    while (done < data.size()) {
-        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return tg::fail("path-error", errno, shown, "write");
-        done += static_cast<std::size_t>(n);
-    }
-    return {};
-}
-
 // Writes, syncs and publishes the temporary file `tmp` in `dir_fd`.
 tg::Result<void> compiled_publish(int dir_fd, int fd, const std::string& tmp,
                                   const std::string& path, const std::string& text)

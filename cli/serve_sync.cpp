@@ -183,14 +183,11 @@ int cmd_sync(const std::vector<std::string>& argv)
         err_line(kSync, a.error().detail);
         return kExitUsage;
     }
-    std::optional<tg::CompiledPolicy> c = policy_load_valid(kSync);
-    if (!c)
-        return kExitUsage;
-    tg::Result<std::vector<const tg::CompiledShare*>> targets = share_targets(*c, a->operands, kSync);
-    if (!targets) {
-        err_line(kSync, targets.error().detail);
-        return share_targets_status(targets.error());
-    }
+    std::expected<ShareSelection, int> sel = share_selection_load(a->operands, kSync, kSync);
+    if (!sel)
+        return sel.error();
+    const tg::CompiledPolicy* c = &sel->policy;
+    const std::vector<const tg::CompiledShare*>* targets = &sel->shares;
     int status = kExitOk;
     std::string json;
     for (const tg::CompiledShare* s : *targets) {

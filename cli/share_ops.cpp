@@ -321,6 +321,26 @@ tg::Result<ServerProbe> server_probe_at(tg::UniqueFd dir, const tg::CompiledShar
     return p;
 }
 
+// The policy first, so the share pointers point into the returned object
+// (moving a vector keeps its elements where they are).
+std::expected<ShareSelection, int> share_selection_load(const std::vector<std::string>& names,
+                                                        std::string_view command,
+                                                        std::string_view verb)
+{
+    std::optional<tg::CompiledPolicy> c = policy_load_valid(command);
+    if (!c)
+        return std::unexpected(kExitUsage);
+    ShareSelection sel{std::move(*c), {}};
+    tg::Result<std::vector<const tg::CompiledShare*>> targets =
+        share_targets(sel.policy, names, verb);
+    if (!targets) {
+        err_line(command, targets.error().detail);
+        return std::unexpected(share_targets_status(targets.error()));
+    }
+    sel.shares = std::move(*targets);
+    return sel;
+}
+
 // sync_wanted(), keyed by account name.
 std::map<std::string, tg::Mode> share_access_wanted(const tg::CompiledPolicy& c,
                                                     const tg::CompiledShare& s, std::time_t now,

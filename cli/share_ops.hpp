@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <ctime>
+#include <expected>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,6 +38,19 @@ share_targets(const tg::CompiledPolicy& c, const std::vector<std::string>& names
 
 // The exit status for an error of share_targets().
 [[nodiscard]] int share_targets_status(const tg::Error& e);
+
+// What sync, clients, reap and rotate start from: the valid compiled policy
+// and the shares of it they cover (`shares` points into `policy`).
+struct ShareSelection {
+    tg::CompiledPolicy policy;
+    std::vector<const tg::CompiledShare*> shares;
+};
+
+// policy_load_valid() then share_targets(); on failure prints why as
+// "tmuxguard: COMMAND: ..." and returns the exit status instead.
+[[nodiscard]] std::expected<ShareSelection, int>
+share_selection_load(const std::vector<std::string>& names, std::string_view command,
+                     std::string_view verb);
 
 enum class ServerState : std::uint8_t {
     no_dir,   // the socket's directory does not exist
