@@ -269,13 +269,18 @@ bool fields_split(std::string_view line, Fields& f)
     }
 }
 
-// A whole-field decimal number within [lo, hi].
+// A whole-field decimal number within [lo, hi], spelled as
+// compiled_serialize() spells it: no leading zero, no "-0". One value has one
+// spelling, so two files that differ in bytes never mean the same policy.
 template <class T>
 bool number_parse(std::string_view s, T lo, T hi, T& out)
 {
     T v{};
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || ptr != s.data() + s.size() || v < lo || v > hi)
+        return false;
+    std::string_view digits = s.substr(s.starts_with('-') ? 1 : 0);
+    if ((digits.size() > 1 && digits.front() == '0') || s == "-0")
         return false;
     out = v;
     return true;
