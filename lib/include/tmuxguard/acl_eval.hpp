@@ -26,10 +26,14 @@
 //     the kernel in tests/unit/test_acl_eval.cpp);
 //  6. the mask applies to named users, the owning group and named groups
 //     only; without a mask entry nothing is masked;
-//  7. the ACL must have the shape the kernel stores: exactly one user_obj,
+//  7. the ACL must have the shape libacl writes: exactly one user_obj,
 //     group_obj and other entry, at most one mask, a mask whenever there is a
 //     named entry, no qualifier twice per tag; anything else is `malformed`
-//     and grants nothing (the caller decides what an unreadable ACL means);
+//     and grants nothing (the caller decides what an unreadable ACL means).
+//     The kernel checks only the order of tags: a raw setxattr of
+//     system.posix_acl_access can store `user:1000:r--` and `user:1000:rw-`
+//     side by side (libacl refuses to), and which one the kernel's own check
+//     meets first is not ours to guess, so such an ACL is malformed here;
 //  8. entry order does not matter (the kernel keeps them sorted; with a
 //     valid shape the result is the same in any order);
 //  9. capabilities are not modelled: a uid-0 caller is judged like any other
