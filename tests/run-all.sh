@@ -5,8 +5,21 @@
 # gate group, install the setgid wrapper into /opt/tmuxguard-test and start
 # real tmux servers. Installs missing build/test packages with apt, configures
 # build-test/ with that prefix and -Werror, builds, runs ctest, and fails if
-# any test failed or was skipped. The last line is "N passed, M failed",
-# counting GoogleTest test cases over all binaries.
+# any test failed or was skipped.
+#
+# Then the assurance phases of issue 7, each after the other and each timed:
+#   fuzz      tests/fuzz/run.sh in build-test[-NAME]-libfuzzer: replay every
+#             seed corpus and saved regression, then fuzz each target for
+#             TMUXGUARD_FUZZ_SECONDS (default 45) seconds;
+#   sanitize  tests/sanitize.sh: the whole unit and e2e suite under an
+#             ASan+UBSan build (build-test[-NAME]-asan, its own prefix), and
+#             the unit suite under valgrind;
+#   bench     bench/run.sh --short: every benchmark once with tiny counts, to
+#             prove the harnesses work (it asserts nothing about speed).
+# The last line is "N passed, M failed" over everything: GoogleTest cases of
+# the normal run, plus those of the sanitize phases, plus one per corpus
+# replay and fuzz run, plus one for the bench phase. A skipped test is a
+# failed one in every phase.
 #
 # TMUXGUARD_TEST_PREFIX=/opt/tmuxguard-test-NAME (build dir build-test-NAME)
 # lets a second developer tree on the same machine run beside the first.
@@ -20,7 +33,8 @@ BUILD="$ROOT/build-test${PREFIX#/opt/tmuxguard-test}"
 XML_DIR="$BUILD/gtest-xml"
 CTEST_LOG="$BUILD/ctest.log"
 DEPS=(cmake ninja-build g++ libacl1-dev libseccomp-dev libpam0g-dev nettle-dev libgtest-dev googletest
-      pamtester libpam-wrapper tmux acl strace binutils passwd procps util-linux)
+      pamtester libpam-wrapper tmux acl strace binutils passwd procps util-linux
+      libclang-rt-14-dev valgrind)
 
 die() {
     echo "run-all: $*" >&2
@@ -140,4 +154,48 @@ passed=$((unit_p + e2e_p))
 failed=$((unit_f + e2e_f))
 ((ctest_status == 0 && failed == 0)) || status=1
 echo "unit: $unit_p passed, $unit_f failed, $unit_s skipped; e2e: $e2e_p passed, $e2e_f failed, $e2e_s skipped"
+echo "run-all: normal run took ${SECONDS}s"
+
+# Runs one assurance phase (its output also in BUILD/phase-NAME.log) and adds the
+# counts of its own closing "WORD: N passed, M failed" line; a phase that
+# ends without that line counts as one failure.
+phase_run() {  # NAME COMMAND...
+    local name=$1 log="$BUILD/phase-$1.log" started=$SECONDS phase_status p f
+    shift
+    set +e
+    "$@" 2>&1 | tee "$log"
+    phase_status=${PIPESTATUS[0]}
+    set -e
+    read -r p f < <(sed -nE 's/^[a-z]+: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$log" | tail -1) || true
+    if [[ -z ${p:-} ]]; then
+        echo "run-all: the $name phase ended without its count line (status $phase_status)" >&2
+        p=0
+        f=1
+    fi
+    ((phase_status == 0 && f == 0)) || status=1
+    passed=$((passed + p))
+    failed=$((failed + f))
+    echo "run-all: $name phase: $p passed, $f failed, took $((SECONDS - started))s"
+}
+
+# The benchmarks once with tiny counts (bench/run.sh --short): it proves the
+# harnesses work and asserts nothing about speed. One count: passed when it
+# exits 0. Its output is in BUILD/bench-short.log.
+bench_run() {
+    local log="$BUILD/bench-short.log" started=$SECONDS
+    if bash "$ROOT/bench/run.sh" --short >"$log" 2>&1; then
+        passed=$((passed + 1))
+        echo "run-all: bench phase (--short): 1 passed, 0 failed, took $((SECONDS - started))s"
+    else
+        failed=$((failed + 1))
+        status=1
+        tail -n 30 "$log"
+        echo "run-all: bench phase (--short): 0 passed, 1 failed, took $((SECONDS - started))s [log: $log]"
+    fi
+}
+
+phase_run fuzz bash "$ROOT/tests/fuzz/run.sh" -b "$BUILD-libfuzzer" -s "${TMUXGUARD_FUZZ_SECONDS:-45}" all
+phase_run sanitize env TMUXGUARD_TEST_PREFIX="$PREFIX" bash "$ROOT/tests/sanitize.sh" all
+bench_run
+echo "run-all: everything took ${SECONDS}s"
 finish "$status" "$passed" "$failed"

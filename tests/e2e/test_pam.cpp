@@ -1268,7 +1268,13 @@ TEST_F(Pam, PamtesterOpensAndClosesASession)
                                                    tree().runtime_arg()});
     Captured c = syslog_capture([&](Report& r) {
         RunOptions opt;
-        opt.extra_env = {"LD_PRELOAD=libpam_wrapper.so", "PAM_WRAPPER=1",
+#ifdef TG_SANITIZER_PRELOAD
+        // the sanitized module needs the ASan runtime first in the process
+        const std::string preload = "LD_PRELOAD=" TG_SANITIZER_PRELOAD " libpam_wrapper.so";
+#else
+        const std::string preload = "LD_PRELOAD=libpam_wrapper.so";
+#endif
+        opt.extra_env = {preload, "PAM_WRAPPER=1",
                          "PAM_WRAPPER_SERVICE_DIR=" + confdir(), "PAM_WRAPPER_USE_SYSLOG=1"};
         RunResult res = proc_run(
             {"pamtester", "-v", "tgpamtester", u.name, "open_session", "close_session"}, opt);
