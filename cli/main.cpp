@@ -49,7 +49,7 @@ constexpr Command kCommands[] = {
      "root: a time-bound grant, written as a policy drop-in and applied with reload"},
     {"revoke", tgcli::cmd_revoke, "revoke USER SHARE",
      "root: remove USER's grant on SHARE, reload, and detach USER"},
-    {"log", tgcli::cmd_log, "log show [--since WHEN] [--user USER] [--share SHARE] [--json] | log verify [FILE...]",
+    {"log", tgcli::cmd_log, "log show [--since WHEN] [--user USER] [--share SHARE] [--json] | log verify [FILE...] [--json]",
      "root: show decision records; verify the log's hash chain"},
 };
 
