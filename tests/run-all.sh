@@ -34,7 +34,7 @@ XML_DIR="$BUILD/gtest-xml"
 CTEST_LOG="$BUILD/ctest.log"
 DEPS=(cmake ninja-build g++ libacl1-dev libseccomp-dev libpam0g-dev nettle-dev libgtest-dev googletest
       pamtester libpam-wrapper tmux acl strace binutils passwd procps util-linux
-      libclang-rt-14-dev valgrind)
+      libclang-rt-14-dev valgrind groff-base man-db zsh logrotate systemd)
 
 die() {
     echo "run-all: $*" >&2
