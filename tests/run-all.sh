@@ -16,10 +16,15 @@
 #             the unit suite under valgrind;
 #   bench     bench/run.sh --short: every benchmark once with tiny counts, to
 #             prove the harnesses work (it asserts nothing about speed).
+#   package   tests/package/run.sh: build the .debs (two revisions), lintian,
+#             then install, use, upgrade, remove and purge them in a throwaway
+#             overlay of this machine's root (its own mount and pid namespace)
+#   rpm       packaging/rpm/build-rpm.sh --build: rpmspec -P and rpmbuild -bb
+#             of packaging/rpm/tmuxguard.spec, and the built packages' modes
 # The last line is "N passed, M failed" over everything: GoogleTest cases of
 # the normal run, plus those of the sanitize phases, plus one per corpus
-# replay and fuzz run, plus one for the bench phase. A skipped test is a
-# failed one in every phase.
+# replay and fuzz run, plus one each for the bench and rpm phases, plus the
+# package test's checks. A skipped test is a failed one in every phase.
 #
 # TMUXGUARD_TEST_PREFIX=/opt/tmuxguard-test-NAME (build dir build-test-NAME)
 # lets a second developer tree on the same machine run beside the first.
@@ -34,7 +39,7 @@ XML_DIR="$BUILD/gtest-xml"
 CTEST_LOG="$BUILD/ctest.log"
 DEPS=(cmake ninja-build g++ libacl1-dev libseccomp-dev libpam0g-dev nettle-dev libgtest-dev googletest
       pamtester libpam-wrapper tmux acl strace binutils passwd procps util-linux
-      libclang-rt-14-dev valgrind groff-base man-db zsh logrotate systemd)
+      libclang-rt-14-dev valgrind groff-base man-db zsh logrotate systemd rpm)
 
 die() {
     echo "run-all: $*" >&2
@@ -178,24 +183,28 @@ phase_run() {  # NAME COMMAND...
     echo "run-all: $name phase: $p passed, $f failed, took $((SECONDS - started))s"
 }
 
-# The benchmarks once with tiny counts (bench/run.sh --short): it proves the
-# harnesses work and asserts nothing about speed. One count: passed when it
-# exits 0. Its output is in BUILD/bench-short.log.
-bench_run() {
-    local log="$BUILD/bench-short.log" started=$SECONDS
-    if bash "$ROOT/bench/run.sh" --short >"$log" 2>&1; then
+# A phase that is one check: passed when COMMAND exits 0. Its output is in
+# BUILD/NAME.log, and its tail is shown when it fails.
+check_run() {  # NAME WHAT COMMAND...
+    local name=$1 what=$2 log="$BUILD/$1.log" started=$SECONDS
+    shift 2
+    if "$@" >"$log" 2>&1; then
         passed=$((passed + 1))
-        echo "run-all: bench phase (--short): 1 passed, 0 failed, took $((SECONDS - started))s"
+        echo "run-all: $what: 1 passed, 0 failed, took $((SECONDS - started))s"
     else
         failed=$((failed + 1))
         status=1
         tail -n 30 "$log"
-        echo "run-all: bench phase (--short): 0 passed, 1 failed, took $((SECONDS - started))s [log: $log]"
+        echo "run-all: $what: 0 passed, 1 failed, took $((SECONDS - started))s [log: $log]"
     fi
 }
 
 phase_run fuzz bash "$ROOT/tests/fuzz/run.sh" -b "$BUILD-libfuzzer" -s "${TMUXGUARD_FUZZ_SECONDS:-45}" all
 phase_run sanitize env TMUXGUARD_TEST_PREFIX="$PREFIX" bash "$ROOT/tests/sanitize.sh" all
-bench_run
+# The benchmarks once with tiny counts: it proves the harnesses work and
+# asserts nothing about speed.
+check_run bench-short "bench phase (--short)" bash "$ROOT/bench/run.sh" --short
+phase_run package env TMUXGUARD_PKG_OUT="$BUILD-deb" bash "$ROOT/tests/package/run.sh"
+check_run rpm "rpm phase (rpmspec -P, rpmbuild -bb)" bash "$ROOT/packaging/rpm/build-rpm.sh" --build "$BUILD-rpm"
 echo "run-all: everything took ${SECONDS}s"
 finish "$status" "$passed" "$failed"
