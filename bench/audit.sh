@@ -40,7 +40,7 @@ done
 
 # shellcheck source=bench/common.sh
 . "$top/bench/common.sh"
-bench_deps_install bench/audit.sh cmake ninja-build g++ libbenchmark-dev libpam0g-dev libacl1-dev \
+deps_install bench/audit.sh cmake ninja-build g++ libbenchmark-dev libpam0g-dev libacl1-dev \
     libseccomp-dev nettle-dev tmux python3 passwd procps
 if [[ -z $cli ]]; then
     bench_build

@@ -4,21 +4,8 @@
 # Google Benchmark output. The caller sets `top`, `build` and `prefix`
 # before calling bench_build.
 
-# bench_deps_install NAME PACKAGE...: apt-get installs the packages that
-# are not installed yet (nothing runs when all are).
-bench_deps_install() {
-    local name=$1 missing=() p
-    shift
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-            missing+=("$p")
-    done
-    ((${#missing[@]} == 0)) && return 0
-    echo "$name: installing ${missing[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q </dev/null >&2
-    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >&2
-}
+# deps_install (scripts/lib.sh) installs what a benchmark needs.
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
 # The value of a CMake cache entry of $build.
 bench_cache() { sed -n "s|^$1:[A-Z]*=||p" "$build/CMakeCache.txt"; }

@@ -73,7 +73,7 @@ fi
 
 # shellcheck source=bench/common.sh
 . "$top/bench/common.sh"
-bench_deps_install bench/run.sh "${deps[@]}"
+deps_install bench/run.sh "${deps[@]}"
 bench_build
 attach=$(bench_cache TMUXGUARD_ATTACH_PATH)
 policy=$(bench_cache TMUXGUARD_POLICY_FILE)

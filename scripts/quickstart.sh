@@ -5,7 +5,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DEPS=(cmake ninja-build g++ libacl1-dev libseccomp-dev libpam0g-dev tmux acl passwd
+DEPS=(cmake ninja-build g++ libacl1-dev libseccomp-dev libpam0g-dev nettle-dev tmux acl passwd
       util-linux procps)
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -20,16 +20,7 @@ EOF2
     exit 1
 fi
 
-command -v dpkg-query >/dev/null || { echo "quickstart: expects Debian 12 (dpkg/apt)" >&2; exit 1; }
-missing=()
-for p in "${DEPS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]} > 0)); then
-    echo "quickstart: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q </dev/null
-    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
-fi
+. "$ROOT/scripts/lib.sh"
+deps_install quickstart "${DEPS[@]}"
 
 exec "$ROOT/scripts/demo.sh"

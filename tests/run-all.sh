@@ -31,6 +31,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/scripts/lib.sh"
 PREFIX=${TMUXGUARD_TEST_PREFIX:-/opt/tmuxguard-test}
 [[ $PREFIX =~ ^/opt/tmuxguard-test(-[a-z0-9]+)?$ ]] ||
     { echo "run-all: TMUXGUARD_TEST_PREFIX must be /opt/tmuxguard-test[-NAME]" >&2; exit 1; }
@@ -53,19 +54,6 @@ finish() {
     exit "$status"
 }
 
-deps_install() {
-    command -v dpkg-query >/dev/null || die "dpkg-query not found: this script expects Debian 12"
-    local missing=() p
-    for p in "${DEPS[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-            missing+=("$p")
-    done
-    ((${#missing[@]} == 0)) && return 0
-    echo "run-all: installing missing packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q </dev/null
-    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
-}
 
 # GNUInstallDirs puts etc/ and var/ of an /opt prefix under /etc/opt and
 # /var/opt; the tests need every baked-in path inside the prefix.
@@ -97,27 +85,19 @@ count_unit() {
 }
 
 # The e2e binary is one ctest test; its GoogleTest XML has the cases.
-# Prints "passed failed skipped".
+# Prints "passed failed skipped" of the e2e run.
 count_e2e() {
     local xml="$XML_DIR/tg_e2e_tests.xml"
     if [[ ! -f $xml ]]; then
         echo "0 0 0"
         return
     fi
-    awk '/<testcase / {
-            skip = ($0 ~ /result="skipped"/ || $0 ~ /status="notrun"/ || $0 ~ /result="suppressed"/)
-            if ($0 ~ /\/>[[:space:]]*$/) { if (skip) s++; else p++; next }
-            open = 1; failed = 0; next
-         }
-         open && /<failure/ { failed = 1 }
-         open && /<skipped/ { skip = 1 }
-         open && /<\/testcase>/ { if (failed) f++; else if (skip) s++; else p++; open = 0 }
-         END { printf "%d %d %d\n", p, f, s }' "$xml"
+    gtest_xml_count "$xml"
 }
 
 [[ $(id -u) -eq 0 ]] || die "must run as root: the end-to-end tests create accounts and a gate group, install a setgid wrapper into $PREFIX and start tmux servers as other users. Run: sudo tests/run-all.sh"
 
-deps_install
+deps_install run-all "${DEPS[@]}" || die "cannot install the packages it needs"
 configure || finish 1 0 0
 if ! paths_ok; then
     echo "run-all: $BUILD has paths from an older configuration; configuring afresh"

@@ -35,6 +35,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/scripts/lib.sh"
 PREFIX=${TMUXGUARD_TEST_PREFIX:-/opt/tmuxguard-test}
 [[ $PREFIX =~ ^/opt/tmuxguard-test(-([a-z0-9]+))?$ ]] ||
     { echo "sanitize: TMUXGUARD_TEST_PREFIX must be /opt/tmuxguard-test[-NAME]" >&2; exit 1; }
@@ -103,19 +104,6 @@ die() {
 count() {  # ok|fail [N]
     local n=${2:-1}
     if [[ $1 == ok ]]; then passed=$((passed + n)); else failed=$((failed + n)); fi
-}
-
-# "passed failed skipped" of the GoogleTest XML files given.
-xml_count() {
-    awk '/<testcase / {
-            skip = ($0 ~ /result="skipped"/ || $0 ~ /status="notrun"/ || $0 ~ /result="suppressed"/)
-            if ($0 ~ /\/>[[:space:]]*$/) { if (skip) s++; else p++; next }
-            open = 1; failed = 0; next
-         }
-         open && /<failure/ { failed = 1 }
-         open && /<skipped/ { skip = 1 }
-         open && /<\/testcase>/ { if (failed) f++; else if (skip) s++; else p++; open = 0 }
-         END { printf "%d %d %d\n", p, f, s }' "$@" /dev/null
 }
 
 # "passed failed skipped" of a ctest log, one ctest test per GoogleTest case.
@@ -248,7 +236,7 @@ asan_e2e() {
         ctest --test-dir "$ABUILD" -R '^e2e$' --output-on-failure >"$log" 2>&1
     local status=$?
     set -e
-    read -r p f s < <(xml_count "$xml_dir"/*.xml)
+    read -r p f s < <(gtest_xml_count "$xml_dir"/*.xml)
     if ((p + f + s == 0)); then
         echo "asan: e2e: no test ran [log: $log]" >&2
         f=1
@@ -317,7 +305,7 @@ phase_valgrind() {
             "$bin" "${args[@]}" >"$vdir/$name.out" 2>&1
         status=$?
         set -e
-        read -r p f s < <(xml_count "$vdir/$name.xml")
+        read -r p f s < <(gtest_xml_count "$vdir/$name.xml")
         local errors
         errors=$(grep -h "ERROR SUMMARY: [1-9]" "$vdir/$name".*.valgrind | wc -l || true)
         local excluded=0

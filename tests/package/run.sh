@@ -25,6 +25,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/scripts/lib.sh"
 SELF="$ROOT/tests/package/run.sh"
 OUT=${TMUXGUARD_PKG_OUT:-$ROOT/build-deb}
 # What the host needs: the build (Build-Depends, dpkg-dev, lintian) and the
@@ -77,20 +78,6 @@ finish() {
 
 # ------------------------------------------------------------------ host side
 
-# Installs missing host packages (build and runtime dependencies).
-deps_install() {
-    local missing=() p
-    for p in "${DEPS[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-            missing+=("$p")
-    done
-    ((${#missing[@]} == 0)) && return 0
-    echo "package: installing missing packages: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        "${missing[@]}" </dev/null >/dev/null
-}
-
 # The Debian revision of the first changelog entry.
 base_revision() {
     sed -nE '1s/^tmuxguard \([^)]*-([0-9]+)\) .*/\1/p' "$ROOT/packaging/debian/changelog"
@@ -127,7 +114,7 @@ host_main() {
     trap 'rm -rf "$SCRATCH"' EXIT
     RESULTS=$SCRATCH/results
     : >"$RESULTS"
-    deps_install || { check_report deps FAIL "apt-get install of ${DEPS[*]} failed"; finish; }
+    deps_install package "${DEPS[@]}" || { check_report deps FAIL "apt-get install of ${DEPS[*]} failed"; finish; }
     rev1=$(base_revision)
     rev2=$((rev1 + 1))
     arch=$(dpkg --print-architecture)
