@@ -109,6 +109,8 @@ void table_print(const std::vector<std::string>& header,
 // Appends one decision record (an event of the CLI: "reload", "revoke") to
 // the policy's log, and to syslog when the policy says so. The CLI's own
 // events are not access decisions, so a failure is printed as a warning.
+// `r.uid` is the record's subject as the caller set it: -1 is written as
+// null (a revoke for an account that no longer exists), never as the caller.
 void cli_log_event(const tg::CompiledPolicy& c, tg::DecisionRecord r, std::string_view command);
 
 // Drops TZ from the environment so local time is /etc/localtime, as in the

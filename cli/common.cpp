@@ -287,8 +287,6 @@ std::string path_basename(const std::string& path)
 void cli_log_event(const tg::CompiledPolicy& c, tg::DecisionRecord r, std::string_view command)
 {
     r.pid = ::getpid();
-    if (r.uid < 0)
-        r.uid = ::getuid();
     struct timespec ts {};
     ::clock_gettime(CLOCK_REALTIME, &ts);
     tg::Result<tg::LogFiles> files = tg::log_files_open(c.log);

@@ -420,6 +420,7 @@ void rotate_log(const tg::CompiledPolicy& c, const tg::CompiledShare& s, const S
 {
     tg::DecisionRecord r;
     r.event = "rotate";
+    r.uid = ::getuid();  // who rotated
     r.allow = true;
     r.reason = "rotated";
     r.share = s.name;

@@ -224,6 +224,7 @@ void reload_log(const tg::CompiledPolicy& c, bool valid)
 {
     tg::DecisionRecord r;
     r.event = "reload";
+    r.uid = ::getuid();  // who reloaded
     r.allow = valid;
     r.reason = valid ? "reloaded" : "policy-invalid";
     r.mode = "none";

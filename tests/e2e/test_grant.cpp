@@ -4,11 +4,13 @@
 // wrapper's decision, the server's access list, an attached guest detached,
 // and the decision records. The clauses named are those of cli/grant.cpp
 // ("grant N") and cli/grant_file.hpp ("file N").
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -414,6 +416,59 @@ TEST_F(GrantE2E, RevokeWithoutGrantExits1AndNamesRulesThatStillAllow)
         << r.both();
     EXPECT_EQ(r.err, still) << r.both();
     EXPECT_EQ(access_list(s), viewer.name + " (R)\n");
+}
+
+// A grant outlives its account (userdel): the grant file then names a user
+// the policy cannot resolve. revoke removes it all the same, and its record
+// has no uid (null) and says the user has no account; it never names the
+// uid of the root who ran it. The reload record does name root.
+TEST_F(GrantE2E, RevokeForAnAccountThatIsGoneLogsNoUid)
+{
+    const Account& viewer = user("viewer");
+    Share s = share_make("grant.gone");
+    ASSERT_NO_FATAL_FAILURE(policy_install({s.policy_line()}));
+    const std::string until = grant_ok(viewer, "view", s, "1h", 3600,
+                                       {s.name + ": not running", "reloaded: 1 shares, 1 rules"});
+    ASSERT_FALSE(until.empty());
+    // The viewer's grant, as if made for an account deleted since.
+    const std::string gone = World::get().unique_name("gone");
+    ASSERT_EQ(getpwnam(gone.c_str()), nullptr) << gone;
+    std::string text = file_read(grant_path(s, viewer));
+    const std::string permit = "permit view " + viewer.name + " on ";
+    ASSERT_NE(text.find(permit), std::string::npos) << text;
+    text.replace(text.find(permit), permit.size(), "permit view " + gone + " on ");
+    const std::string gone_path =
+        std::string(tg::paths::policy_dir) + "/grant-" + s.name + "+" + gone + ".conf";
+    {
+        std::ofstream out(gone_path);
+        out << text;
+        ASSERT_TRUE(out.good()) << gone_path;
+    }
+    ASSERT_EQ(chmod(gone_path.c_str(), 0644), 0);
+    ASSERT_TRUE(fs::remove(grant_path(s, viewer)));
+    RunResult r = cli_run({"check-policy"});
+    ASSERT_EQ(r.status, 2) << "the orphaned grant should make the policy invalid\n" << r.both();
+
+    LogMark mark = log_mark();
+    r = cli_run({"revoke", gone, s.name});
+    EXPECT_EQ(r.status, 0) << r.both();
+    EXPECT_EQ(r.out, s.name + ": not running\nreloaded: 1 shares, 0 rules\nrevoked view on " + s.name +
+                         " from " + gone + " (" + gone_path + " removed)\n")
+        << r.both();
+    EXPECT_FALSE(fs::exists(gone_path));
+    EXPECT_EQ(dropin_entries(), std::set<std::string>{});
+    std::optional<Record> rec = log_wait_record(
+        mark, [](const Record& x) { return x.get("event") == "revoke" && x.get("reason") == "revoked"; });
+    ASSERT_TRUE(rec.has_value()) << "no revoke record";
+    EXPECT_EQ(rec->get("uid"), "null") << rec->line;
+    EXPECT_EQ(rec->get("share"), s.name) << rec->line;
+    EXPECT_EQ(rec->get("detail"),
+              "grant of view until " + until + " removed by uid 0 (user " + gone + " has no account)")
+        << rec->line;
+    std::optional<Record> reload =
+        log_wait_record(mark, [](const Record& x) { return x.get("event") == "reload"; });
+    ASSERT_TRUE(reload.has_value()) << "no reload record";
+    EXPECT_EQ(reload->get("uid"), "0") << reload->line;
 }
 
 // A deny rule wins over any permit: the grant is written, and grant warns
