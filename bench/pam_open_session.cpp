@@ -244,7 +244,8 @@ void BM_OpenClose_Existing(benchmark::State& state)
 }
 
 // reap_on_logout, no tmux server running: open counts 0 -> 1, close counts
-// 1 -> 0, reads the compiled policy and scans an empty tmux-UID.
+// 1 -> 0, scans an empty tmux-UID (the compiled policy is read only when
+// a socket is there).
 void BM_OpenClose_Reap(benchmark::State& state)
 {
     if (!user_dir_settle(state) || !tmux_dir_make(state) || !session_count_clear(state))

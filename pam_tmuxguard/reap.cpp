@@ -161,11 +161,6 @@ tg::Result<ReapCount> reap_idle_servers(pam_handle_t* pamh, const Options& o,
                                         const std::function<bool()>& still_last)
 {
     ReapCount count;
-    tg::Result<ReapPolicy> rp = reap_policy_read();
-    if (!rp)
-        return std::unexpected(rp.error());
-    if (tg::Result<void> ok = tg::check_trusted_file(rp->tmux); !ok)
-        return tg::fail("tmux-unsafe", 0, rp->tmux, ok.error().message());
     tg::Result<tg::UniqueFd> rt = tg::trusted_dir_open(o.runtime_dir);
     if (!rt)
         return std::unexpected(rt.error());
@@ -186,6 +181,16 @@ tg::Result<ReapCount> reap_idle_servers(pam_handle_t* pamh, const Options& o,
     int unchecked = 0;
     std::string first_problem;
     const std::vector<std::string> names = user_sockets_list(td->get(), pw.pw_uid);
+    // The compiled policy (which sockets are shares) only when there is a
+    // socket to judge: most logouts have none, and a large policy costs
+    // milliseconds to parse.
+    if (names.empty())
+        return count;
+    tg::Result<ReapPolicy> rp = reap_policy_read();
+    if (!rp)
+        return std::unexpected(rp.error());
+    if (tg::Result<void> ok = tg::check_trusted_file(rp->tmux); !ok)
+        return tg::fail("tmux-unsafe", 0, rp->tmux, ok.error().message());
     for (const std::string& name : names) {
         const int left = budget_left_ms(start);
         if (left < 100) {

@@ -24,7 +24,9 @@ struct ReapCount {
 //     last two owned by the user, never following a symlink;
 //  2. consider only sockets owned by the user whose listening peer
 //     (SO_PEERCRED) is the user, and skip every share socket of the
-//     compiled policy (a policy that cannot be read means no reaping);
+//     compiled policy (a policy that cannot be read means no reaping; it
+//     is read only when the user's tmux directory holds a socket, so a
+//     logout without one neither pays for nor fails on it);
 //  3. run tmux only as the user (tg::run_as: ids dropped and proved, the
 //     host's signals untouched), the trusted configured tmux, with -N and a
 //     fixed environment, within one budget for the whole reap (5 s, at most

@@ -1131,6 +1131,26 @@ TEST_F(Pam, InvalidPolicyMeansNoReaping)
     EXPECT_TRUE(proc_is_alive(idle));
 }
 
+// reap contract 2: the compiled policy is read only when the user's tmux
+// directory holds a socket. A user who never started a private tmux logs out
+// cleanly even under a broken policy: nothing to reap, nothing to say.
+TEST_F(Pam, InvalidPolicyIsNotReadWhenTheUserHasNoServer)
+{
+    const Account& u = user("nobody");
+    service("plain");
+    service("reap-none", "reap_on_logout");
+    Captured prepared = login("plain", u);
+    ASSERT_EQ(prepared.get("open"), "PAM_SUCCESS") << prepared.dump();
+    ASSERT_NO_FATAL_FAILURE(policy_write({"share"}));
+    RunResult reload = cli_run({"reload"});
+    ASSERT_NE(reload.status, 0) << "reload accepted a broken policy\n" << reload.both();
+    Captured c = login("reap-none", u);
+    EXPECT_EQ(c.get("open"), "PAM_SUCCESS") << c.dump();
+    EXPECT_EQ(c.get("close"), "PAM_SUCCESS") << c.dump();
+    for (const auto& line : logged(c, "reap-none"))
+        EXPECT_FALSE(contains(line.text, "not reaping")) << c.dump();
+}
+
 // ---------------------------------------------------------------- 10. exceptions
 
 // Whatever is thrown inside an entry point (std::exception, bad_alloc, a
